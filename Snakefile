@@ -1,0 +1,32 @@
+# ganstyle: stylistic differences between cultures, measured with GAN critics.
+#
+# Method, in the order the rules run:
+#   1. ingest     - each culture's images are decoded, cleaned, de-duplicated and split
+#                   (train / held-out) by content hash; images shared by two cultures are dropped.
+#   2. gan        - one GAN per culture (and seed); its discriminator becomes the culture's critic.
+#   3. transfer   - CycleGAN between pairs of cultures: how far must an image move to pass as the other?
+#   4. features   - every culture's held-out images through every critic, plus a non-GAN reference extractor.
+#   5. similarity - culture x culture distances with bootstrap intervals and split-half noise floors.
+#   6. clustering - hierarchical clustering with bootstrap support, MDS maps.
+#   7. stats      - agreement with known groups, PERMANOVA/PERMDISP, Mantel tests.
+#   8. figures    - publication figures and the Snakemake report.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+
+
+rule all:
+    input:
+        corpus_targets(),
+    default_target: True

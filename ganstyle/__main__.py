@@ -1,0 +1,3 @@
+from ganstyle.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Command line entry point: ``python -m ganstyle <stage> [options]``.
+
+Stages are imported lazily so that light stages (ingest, render) do not pay
+for importing TensorFlow.  Each stage module exposes ``main(argv) -> int``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from ganstyle.errors import UserError
+
+# stage name -> (module, one-line description)
+STAGES: dict[str, tuple[str, str]] = {
+    "render-scripts": ("ganstyle.render", "render text patches of writing systems from a font folder"),
+    "ingest": ("ganstyle.ingest", "decode, clean and hash one culture's images"),
+    "leakage": ("ganstyle.leakage", "find images shared between cultures"),
+    "corpus": ("ganstyle.corpus", "final per-culture training set: drop leaked images, split"),
+    "train-gan": ("ganstyle.gan", "train one culture's GAN"),
+    "train-transfer": ("ganstyle.transfer", "train a CycleGAN between two cultures"),
+    "transfer-distances": ("ganstyle.transfer", "combine transfer metrics of all pairs"),
+    "extract-features": ("ganstyle.features", "critic and reference features of held-out images"),
+    "similarity": ("ganstyle.similarity", "culture x culture similarity matrices"),
+    "cluster": ("ganstyle.clustering", "hierarchical clustering, bootstrap support, MDS"),
+    "stats": ("ganstyle.stats", "ARI/NMI, PERMANOVA, PERMDISP, Mantel tests"),
+    "figures": ("ganstyle.figures", "publication figures"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, STAGES))
+    lines = ["usage: python -m ganstyle <stage> [options]", "", "stages:"]
+    lines += [f"  {name:<{width}}  {desc}" for name, (_, desc) in STAGES.items()]
+    lines += ["", "Run 'python -m ganstyle <stage> --help' for a stage's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    stage, rest = argv[0], argv[1:]
+    if stage not in STAGES:
+        print(f"ganstyle: unknown stage '{stage}'\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(STAGES[stage][0])
+    try:
+        return int(module.main(rest, stage=stage) or 0)
+    except UserError as err:
+        print(f"ganstyle {stage}: error: {err}", file=sys.stderr)
+        return 1
+

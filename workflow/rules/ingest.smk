@@ -1,0 +1,68 @@
+# Stage 1: from image folders to clean, fixed-size, de-duplicated training sets.
+
+
+rule ingest:
+    """Decode, normalise, reject and hash every image of one culture."""
+    output:
+        images=f"{RESULTS}/ingest/{{culture}}/images.npz",
+        manifest=f"{RESULTS}/ingest/{{culture}}/manifest.tsv",
+        rejects=f"{RESULTS}/ingest/{{culture}}/rejects.tsv",
+    params:
+        fingerprint=source_fingerprint,
+        settings=settings("ingest"),
+        cultures=config["cultures"],
+        metadata=json.dumps(config["metadata"]),
+    log:
+        f"{LOGS}/ingest/{{culture}}.log",
+    shell:
+        "python -m ganstyle ingest --culture {wildcards.culture} --cultures {params.cultures:q}"
+        " --metadata {params.metadata:q} --settings {params.settings:q}"
+        " --out {RESULTS}/ingest/{wildcards.culture} > {log} 2>&1"
+
+
+checkpoint leakage:
+    """Images that occur in more than one culture (exact or near duplicates)."""
+    input:
+        manifests=expand(f"{RESULTS}/ingest/{{culture}}/manifest.tsv", culture=CULTURES),
+    output:
+        f"{RESULTS}/corpus/leakage.tsv",
+    params:
+        settings=settings("ingest"),
+    log:
+        f"{LOGS}/ingest/leakage.log",
+    shell:
+        "python -m ganstyle leakage --settings {params.settings:q} --out {output} {input.manifests} > {log} 2>&1"
+
+
+def leaked_ids(wildcards):
+    """Image ids of this culture that also occur in another culture.
+
+    A param, not an input: adding a culture re-runs the leakage check, but a
+    culture's corpus is rebuilt only when its own leaked set changes.
+    """
+    table = checkpoints.leakage.get().output[0]
+    import pandas as pd
+
+    leaks = pd.read_csv(table, sep="\t", dtype=str)
+    return ",".join(sorted(leaks.loc[leaks["culture"] == wildcards.culture, "id"]))
+
+
+rule corpus:
+    """Final training set of one culture: leaked images dropped, train/held-out split by hash."""
+    input:
+        images=rules.ingest.output.images,
+        manifest=rules.ingest.output.manifest,
+        rejects=rules.ingest.output.rejects,
+    output:
+        images=f"{RESULTS}/corpus/{{culture}}/images.npz",
+        manifest=f"{RESULTS}/corpus/{{culture}}/manifest.tsv",
+        rejects=f"{RESULTS}/corpus/{{culture}}/rejects.tsv",
+    params:
+        leaked=leaked_ids,
+        settings=settings("ingest"),
+    log:
+        f"{LOGS}/corpus/{{culture}}.log",
+    shell:
+        "python -m ganstyle corpus --culture {wildcards.culture} --settings {params.settings:q}"
+        " --leaked {params.leaked:q} --ingested {RESULTS}/ingest/{wildcards.culture}"
+        " --out {RESULTS}/corpus/{wildcards.culture} > {log} 2>&1"
