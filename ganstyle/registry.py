@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pandas as pd
 
-from ganstyle.config import REPO_ROOT, load_schema
+from ganstyle.config import load_schema
 from ganstyle.errors import UserError
 
 OPTIONAL_COLUMNS = ["group", "lat", "lon", "source", "license"]
@@ -63,12 +63,14 @@ def _validate_rows(frame: pd.DataFrame, path: Path, schema_name: str) -> list[di
     return rows
 
 
-def resolve(path: str | Path, base: Path = REPO_ROOT) -> Path:
+def resolve(path: str | Path, base: Path | None = None) -> Path:
+    """Relative paths are taken from the working directory (the repository root
+    when Snakemake runs the workflow there), or from ``base``."""
     path = Path(path)
-    return path if path.is_absolute() else base / path
+    return path if path.is_absolute() else (base or Path.cwd()) / path
 
 
-def load_registry(cultures_tsv: str | Path, metadata: dict | None = None, base: Path = REPO_ROOT) -> pd.DataFrame:
+def load_registry(cultures_tsv: str | Path, metadata: dict | None = None, base: Path | None = None) -> pd.DataFrame:
     """Validated registry, one row per culture, columns culture, path, label, group, lat, lon, source, license.
 
     Raises UserError with one line naming the file, line and column on the first bad row.
@@ -95,7 +97,7 @@ def load_registry(cultures_tsv: str | Path, metadata: dict | None = None, base: 
     return registry[["culture", "path", "label", *OPTIONAL_COLUMNS]]
 
 
-def load_metadata(metadata: dict, base: Path = REPO_ROOT) -> pd.DataFrame:
+def load_metadata(metadata: dict, base: Path | None = None) -> pd.DataFrame:
     """Metadata table as columns image (absolute path) and culture."""
     path = resolve(metadata["path"], base)
     frame = _read_table(path, "metadata table")
@@ -110,7 +112,7 @@ def load_metadata(metadata: dict, base: Path = REPO_ROOT) -> pd.DataFrame:
     return frame
 
 
-def culture_source(registry: pd.DataFrame, culture: str, metadata: dict | None = None, base: Path = REPO_ROOT) -> CultureSource:
+def culture_source(registry: pd.DataFrame, culture: str, metadata: dict | None = None, base: Path | None = None) -> CultureSource:
     """The folder and/or files that make up one culture's corpus."""
     if culture not in registry.index:
         raise UserError(f"culture '{culture}' is not in the registry")
