@@ -81,6 +81,8 @@ def load_registry(cultures_tsv: str | Path, metadata: dict | None = None, base: 
     if missing:
         raise UserError(f"{cultures_tsv}: missing column(s) {', '.join(missing)}")
     rows = _validate_rows(frame, cultures_tsv, "cultures")
+    if not rows:
+        raise UserError(f"{cultures_tsv}: no cultures listed")
     registry = pd.DataFrame(rows)
     for column in OPTIONAL_COLUMNS:
         if column not in registry:

@@ -70,3 +70,8 @@ def test_metadata_missing_column_names_config_key(folders):
     write(folders / "museum.csv", "file,origin\nb/x.png,m\n")
     with pytest.raises(UserError, match="metadata.image_column"):
         load_registry(tsv, {"path": "museum.csv"}, base=folders)
+
+
+def test_empty_registry_is_an_error(folders):
+    with pytest.raises(UserError, match="no cultures"):
+        load_registry(write(folders / "c.tsv", "culture\tpath\tlabel\n"), base=folders)

@@ -5,6 +5,7 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -18,7 +19,8 @@ def _validate_config():
     except WorkflowError as err:
         # snakemake's message is long; keep the line that names the key
         lines = [l.strip() for l in str(err).splitlines() if l.strip()]
-        raise WorkflowError("invalid config: " + " | ".join(lines[:3])) from None
+        summary = " | ".join(lines[:3])
+        raise WorkflowError(f"invalid config: {summary}") from None
 
 
 _validate_config()
@@ -63,3 +65,18 @@ def source_fingerprint(wildcards):
 
 def corpus_targets():
     return expand(f"{RESULTS}/corpus/{{culture}}/images.npz", culture=CULTURES)
+
+
+def leaked_digest(wildcards):
+    """Hash of this culture's rows in leakage.tsv.
+
+    leakage.tsv is an input marked ancient(): adding a culture re-runs the
+    leakage check, but a culture's corpus is rebuilt only when its own rows
+    change (this param).  The corpus job reads the rows itself (--leakage);
+    the ids on the command line could exceed the kernel's 128 KB limit for
+    one argument.
+    """
+    table = checkpoints.leakage.get().output[0]
+    leaks = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
+    rows = leaks.loc[leaks["culture"] == wildcards.culture].to_csv(sep="\t", index=False)
+    return hashlib.sha256(rows.encode()).hexdigest()[:16]

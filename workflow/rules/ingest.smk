@@ -12,12 +12,15 @@ rule ingest:
         settings=settings("ingest"),
         cultures=config["cultures"],
         metadata=json.dumps(config["metadata"]),
+        outdir=lambda wildcards, output: os.path.dirname(output.images),
+    conda:
+        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/ingest/{{culture}}.log",
     shell:
         "python -m ganstyle ingest --culture {wildcards.culture} --cultures {params.cultures:q}"
         " --metadata {params.metadata:q} --settings {params.settings:q}"
-        " --out {RESULTS}/ingest/{wildcards.culture} > {log} 2>&1"
+        " --out {params.outdir:q} > {log} 2>&1"
 
 
 checkpoint leakage:
@@ -28,23 +31,12 @@ checkpoint leakage:
         f"{RESULTS}/corpus/leakage.tsv",
     params:
         settings=settings("ingest"),
+    conda:
+        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/ingest/leakage.log",
     shell:
         "python -m ganstyle leakage --settings {params.settings:q} --out {output} {input.manifests} > {log} 2>&1"
-
-
-def leaked_ids(wildcards):
-    """Image ids of this culture that also occur in another culture.
-
-    A param, not an input: adding a culture re-runs the leakage check, but a
-    culture's corpus is rebuilt only when its own leaked set changes.
-    """
-    table = checkpoints.leakage.get().output[0]
-    import pandas as pd
-
-    leaks = pd.read_csv(table, sep="\t", dtype=str)
-    return ",".join(sorted(leaks.loc[leaks["culture"] == wildcards.culture, "id"]))
 
 
 rule corpus:
@@ -53,16 +45,21 @@ rule corpus:
         images=rules.ingest.output.images,
         manifest=rules.ingest.output.manifest,
         rejects=rules.ingest.output.rejects,
+        leakage=ancient(f"{RESULTS}/corpus/leakage.tsv"),
     output:
         images=f"{RESULTS}/corpus/{{culture}}/images.npz",
         manifest=f"{RESULTS}/corpus/{{culture}}/manifest.tsv",
         rejects=f"{RESULTS}/corpus/{{culture}}/rejects.tsv",
     params:
-        leaked=leaked_ids,
+        leaked=leaked_digest,
         settings=settings("ingest"),
+        ingested=lambda wildcards, input: os.path.dirname(input.images),
+        outdir=lambda wildcards, output: os.path.dirname(output.images),
+    conda:
+        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/corpus/{{culture}}.log",
     shell:
         "python -m ganstyle corpus --culture {wildcards.culture} --settings {params.settings:q}"
-        " --leaked {params.leaked:q} --ingested {RESULTS}/ingest/{wildcards.culture}"
-        " --out {RESULTS}/corpus/{wildcards.culture} > {log} 2>&1"
+        " --leakage {input.leakage:q} --ingested {params.ingested:q}"
+        " --out {params.outdir:q} > {log} 2>&1"
