@@ -59,7 +59,8 @@ def source_fingerprint(wildcards):
             stat = os.stat(path)
         except OSError:
             stat = None  # broken link: still part of the listing
-        digest.update(os.fsencode(path) + b"\0" + repr((stat and (stat.st_size, stat.st_mtime_ns))).encode())
+        signature = repr((stat and (stat.st_size, stat.st_mtime_ns))).encode()
+        digest.update(b"%s\0%s\n" % (os.fsencode(path), signature))
     return digest.hexdigest()[:16]
 
 
