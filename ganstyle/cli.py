@@ -18,6 +18,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "leakage": ("ganstyle.leakage", "find images shared between cultures"),
     "corpus": ("ganstyle.corpus", "final per-culture training set: drop leaked images, split"),
     "train-gan": ("ganstyle.gan", "train one culture's GAN"),
+    "gan-sanity": ("ganstyle.gan", "KID of every culture's generator against every culture's held-out images"),
     "train-transfer": ("ganstyle.transfer", "train a CycleGAN between two cultures"),
     "transfer-distances": ("ganstyle.transfer", "combine transfer metrics of all pairs"),
     "extract-features": ("ganstyle.features", "critic and reference features of held-out images"),

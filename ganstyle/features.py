@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None, stage: str = "extract-features") -> int:
             raise UserError("--critic needs --critic-culture (the culture the critic was trained on)")
         if not Path(args.critic).exists():
             raise UserError(f"critic not found: {args.critic}")
+        from ganstyle.devices import hide_gpus
+
+        # inference is cheap; keep TensorFlow off GPUs that training jobs are using
+        hide_gpus()
         from ganstyle.critic import critic_outputs, load_critic
 
         model = load_critic(args.critic)
