@@ -6,12 +6,12 @@ rule cluster:
     input:
         distances=rules.similarity.output.distances,
     output:
-        summary=f"{RESULTS}/clustering/summary.tsv",
-        linkage=f"{RESULTS}/clustering/linkage.tsv",
+        summary=report(f"{RESULTS}/clustering/summary.tsv", caption="../report/clustering_summary.rst", category="Clustering", subcategory="Tables"),
+        linkage=report(f"{RESULTS}/clustering/linkage.tsv", caption="../report/clustering_linkage.rst", category="Clustering", subcategory="Tables"),
         silhouette=f"{RESULTS}/clustering/silhouette.tsv",
         assignments=f"{RESULTS}/clustering/assignments.tsv",
         consensus=directory(f"{RESULTS}/clustering/consensus"),
-        mds=f"{RESULTS}/clustering/mds.tsv",
+        mds=report(f"{RESULTS}/clustering/mds.tsv", caption="../report/clustering_mds_table.rst", category="Clustering", subcategory="Tables"),
         mds_bootstrap=f"{RESULTS}/clustering/mds_bootstrap.tsv",
     params:
         settings=settings("clustering"),

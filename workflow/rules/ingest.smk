@@ -28,7 +28,7 @@ checkpoint leakage:
     input:
         manifests=expand(f"{RESULTS}/ingest/{{culture}}/manifest.tsv", culture=CULTURES),
     output:
-        f"{RESULTS}/corpus/leakage.tsv",
+        report(f"{RESULTS}/corpus/leakage.tsv", caption="../report/corpus_leakage.rst", category="Corpus", subcategory="Tables"),
     params:
         settings=settings("ingest"),
     conda:
@@ -48,8 +48,8 @@ rule corpus:
         leakage=ancient(f"{RESULTS}/corpus/leakage.tsv"),
     output:
         images=f"{RESULTS}/corpus/{{culture}}/images.npz",
-        manifest=f"{RESULTS}/corpus/{{culture}}/manifest.tsv",
-        rejects=f"{RESULTS}/corpus/{{culture}}/rejects.tsv",
+        manifest=report(f"{RESULTS}/corpus/{{culture}}/manifest.tsv", caption="../report/corpus_manifest.rst", category="Corpus", subcategory="Kept images", labels={"culture": "{culture}"}),
+        rejects=report(f"{RESULTS}/corpus/{{culture}}/rejects.tsv", caption="../report/corpus_rejects.rst", category="Corpus", subcategory="Rejected files", labels={"culture": "{culture}"}),
     params:
         leaked=leaked_digest,
         settings=settings("ingest"),

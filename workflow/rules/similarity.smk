@@ -13,13 +13,13 @@ rule similarity:
         reference=rules.reference_features.output[0],
         transfer=transfer_distance_input(),
     output:
-        table=f"{RESULTS}/similarity/similarity.tsv",
+        table=report(f"{RESULTS}/similarity/similarity.tsv", caption="../report/similarity_table.rst", category="Similarity", subcategory="Tables"),
         matrices=directory(f"{RESULTS}/similarity/matrices"),
         distances=f"{RESULTS}/similarity/distances.npz",
         per_seed=f"{RESULTS}/similarity/per_seed.tsv",
-        floors=f"{RESULTS}/similarity/floors.tsv",
-        spaces=f"{RESULTS}/similarity/spaces.tsv",
-        measures=f"{RESULTS}/similarity/measures.tsv",
+        floors=report(f"{RESULTS}/similarity/floors.tsv", caption="../report/similarity_floors.rst", category="Similarity", subcategory="Tables"),
+        spaces=report(f"{RESULTS}/similarity/spaces.tsv", caption="../report/similarity_spaces.rst", category="Similarity", subcategory="Tables"),
+        measures=report(f"{RESULTS}/similarity/measures.tsv", caption="../report/similarity_measures.rst", category="Similarity", subcategory="Tables"),
         image_features=f"{RESULTS}/similarity/image_features.npz",
     params:
         cultures=" ".join(CULTURES),

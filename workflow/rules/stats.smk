@@ -16,12 +16,12 @@ rule stats:
         registry=config["cultures"],
         external=external_matrix_files(),
     output:
-        ari_nmi=f"{RESULTS}/stats/ari_nmi.tsv",
-        permanova=f"{RESULTS}/stats/permanova.tsv",
-        permdisp=f"{RESULTS}/stats/permdisp.tsv",
-        mantel=f"{RESULTS}/stats/mantel.tsv",
-        seed_stability=f"{RESULTS}/stats/seed_stability.tsv",
-        summary=f"{RESULTS}/stats/summary.tsv",
+        ari_nmi=report(f"{RESULTS}/stats/ari_nmi.tsv", caption="../report/stats_ari_nmi.rst", category="Statistical tests", subcategory="Tables"),
+        permanova=report(f"{RESULTS}/stats/permanova.tsv", caption="../report/stats_permanova.rst", category="Statistical tests", subcategory="Tables"),
+        permdisp=report(f"{RESULTS}/stats/permdisp.tsv", caption="../report/stats_permdisp.rst", category="Statistical tests", subcategory="Tables"),
+        mantel=report(f"{RESULTS}/stats/mantel.tsv", caption="../report/stats_mantel_table.rst", category="Statistical tests", subcategory="Tables"),
+        seed_stability=report(f"{RESULTS}/stats/seed_stability.tsv", caption="../report/stats_seed_stability.rst", category="Statistical tests", subcategory="Tables"),
+        summary=report(f"{RESULTS}/stats/summary.tsv", caption="../report/stats_summary.rst", category="Statistical tests", subcategory="Tables"),
     params:
         settings=settings("stats"),
         metadata=json.dumps(config["metadata"]),

@@ -1,0 +1,282 @@
+# Stage 8: publication figures (PDF + PNG + the plotted data as TSV) under results/figures/,
+# each PNG in the Snakemake report with a caption from workflow/report/.
+
+import itertools
+
+from ganstyle.figures import measure_label
+
+FIGURES = f"{RESULTS}/figures"
+FIGURE_FORMATS = config["figures"]["formats"]
+FIRST_GAN_SEED = config["gan"]["seeds"][0]
+
+
+def figure_files(stem):
+    """Every file of one figure except its PNG (the PNG is the report entry): other formats and the TSV."""
+    return [f"{stem}.{fmt}" for fmt in FIGURE_FORMATS if fmt != "png"] + [f"{stem}.tsv"]
+
+
+def figure_transfer_pairs():
+    """The configured transfer pairs as 'source__target' ('all': every pair of cultures, registry order)."""
+    pairs = config["transfer"]["pairs"]
+    if pairs == "all":
+        return [f"{a}__{b}" for a, b in itertools.combinations(CULTURES, 2)]
+    return list(pairs)
+
+
+def culture_label(wildcards):
+    return {"culture": str(REGISTRY.loc[wildcards.culture, "label"])}
+
+
+def measure_labels(wildcards):
+    labels = {"measure": measure_label(wildcards.measure)}
+    if "method" in wildcards.keys():
+        labels["linkage"] = wildcards.method
+    return labels
+
+
+FIGURE_PARAMS = {
+    "metadata": json.dumps(config["metadata"]),
+    "settings": settings("figures"),
+}
+
+
+def output_stem(wildcards, output):
+    """The output path without suffix, as the figures CLI takes it (``--out``)."""
+    return os.path.splitext(output.png)[0]
+
+
+def figure_command(family):
+    """The start of every figures shell command (the options all families share)."""
+    return f"python -m ganstyle figures {family}" + " --cultures-file {input.registry:q} --metadata {params.metadata:q} --settings {params.settings:q}"
+
+
+def figure_targets():
+    """Every figure file (for rule all); the transfer grid only when transfer pairs are configured."""
+    single = ["corpus/examples", "critic_auc", "mantel", "summary"]
+    if figure_transfer_pairs():
+        single.append("transfer/translations")
+    per_culture = [f"training/{culture}_{kind}" for culture in CULTURES for kind in ("samples", "curves")]
+    targets = []
+    for stem in single + per_culture:
+        targets += [f"{FIGURES}/{stem}.png", *figure_files(f"{FIGURES}/{stem}")]
+    return targets + [f"{FIGURES}/{family}" for family in ("heatmaps", "dendrograms", "mds", "neighbours")]
+
+
+rule figure_corpus:
+    """Example training images of every culture with its train / held-out counts."""
+    input:
+        corpora=expand(f"{RESULTS}/corpus/{{culture}}/images.npz", culture=CULTURES),
+        registry=config["cultures"],
+    output:
+        png=report(f"{FIGURES}/corpus/examples.png", caption="../report/corpus_examples.rst", category="Corpus", subcategory="Figures"),
+        other=figure_files(f"{FIGURES}/corpus/examples"),
+    params:
+        **FIGURE_PARAMS,
+        cultures=CULTURES,
+        stem=output_stem,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/corpus.log",
+    shell:
+        figure_command("corpus")
+        + " --cultures {params.cultures} --corpora {input.corpora:q} --out {params.stem:q} > {log} 2>&1"
+
+
+rule figure_training:
+    """One culture: real vs generated images (first GAN seed), training curves (every seed)."""
+    input:
+        corpus=f"{RESULTS}/corpus/{{culture}}/images.npz",
+        samples=f"{RESULTS}/gan/{{culture}}/seed{FIRST_GAN_SEED}/samples.npz",
+        histories=lambda w: [f"{RESULTS}/gan/{w.culture}/seed{seed}/history.tsv" for seed in config["gan"]["seeds"]],
+        registry=config["cultures"],
+    output:
+        samples=report(f"{FIGURES}/training/{{culture}}_samples.png", caption="../report/training_samples.rst", category="Training", subcategory="Real vs generated", labels=culture_label),
+        curves=report(f"{FIGURES}/training/{{culture}}_curves.png", caption="../report/training_curves.rst", category="Training", subcategory="Training curves", labels=culture_label),
+        other=figure_files(f"{FIGURES}/training/{{culture}}_samples") + figure_files(f"{FIGURES}/training/{{culture}}_curves"),
+    params:
+        **FIGURE_PARAMS,
+        seed=FIRST_GAN_SEED,
+        seeds=config["gan"]["seeds"],
+        samples=lambda wildcards, output: os.path.splitext(output.samples)[0],
+        curves=lambda wildcards, output: os.path.splitext(output.curves)[0],
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/training_{{culture}}.log",
+    shell:
+        figure_command("training")
+        + " --culture {wildcards.culture} --corpus {input.corpus:q} --samples {input.samples:q} --sample-seed {params.seed}"
+        " --histories {input.histories:q} --seeds {params.seeds} --out-samples {params.samples:q} --out-curves {params.curves:q} > {log} 2>&1"
+
+
+rule figure_transfer:
+    """Source x target grid of example translations (only with transfer pairs configured)."""
+    input:
+        grids=[f"{RESULTS}/transfer/{pair}/grid.png" for pair in figure_transfer_pairs()],
+        registry=config["cultures"],
+    output:
+        png=report(f"{FIGURES}/transfer/translations.png", caption="../report/transfer_grid.rst", category="Transfer"),
+        other=figure_files(f"{FIGURES}/transfer/translations"),
+    params:
+        **FIGURE_PARAMS,
+        pairs=figure_transfer_pairs(),
+        stem=output_stem,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/transfer.log",
+    shell:
+        figure_command("transfer")
+        + " --pairs {params.pairs} --grids {input.grids:q} --out {params.stem:q} > {log} 2>&1"
+
+
+rule figure_heatmaps:
+    """Clustered heatmap (average-linkage tree of the cluster rule) of every distance measure."""
+    input:
+        similarity=f"{RESULTS}/similarity/similarity.tsv",
+        measures=f"{RESULTS}/similarity/measures.tsv",
+        distances=f"{RESULTS}/similarity/distances.npz",
+        linkage=f"{RESULTS}/clustering/linkage.tsv",
+        registry=config["cultures"],
+    output:
+        report(directory(f"{FIGURES}/heatmaps"), patterns=["{measure}.png"], caption="../report/similarity_heatmap.rst", category="Similarity", subcategory="Clustered heatmaps", labels=measure_labels),
+    params:
+        **FIGURE_PARAMS,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/heatmaps.log",
+    shell:
+        figure_command("heatmaps")
+        + " --similarity {input.similarity:q} --measures {input.measures:q} --distances {input.distances:q}"
+        " --linkage {input.linkage:q} --out {output:q} > {log} 2>&1"
+
+
+rule figure_critic_auc:
+    """The directed critic AUC matrix: critic of the row culture on held-out images of the column culture."""
+    input:
+        similarity=f"{RESULTS}/similarity/similarity.tsv",
+        distances=f"{RESULTS}/similarity/distances.npz",
+        linkage=f"{RESULTS}/clustering/linkage.tsv",
+        registry=config["cultures"],
+    output:
+        png=report(f"{FIGURES}/critic_auc.png", caption="../report/similarity_critic_auc.rst", category="Similarity", subcategory="Critic AUC"),
+        other=figure_files(f"{FIGURES}/critic_auc"),
+    params:
+        **FIGURE_PARAMS,
+        stem=output_stem,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/critic_auc.log",
+    shell:
+        figure_command("critic-auc")
+        + " --similarity {input.similarity:q} --distances {input.distances:q} --linkage {input.linkage:q}"
+        " --out {params.stem:q} > {log} 2>&1"
+
+
+rule figure_neighbours:
+    """Forest plot per distance measure: each culture's nearest cultures with intervals and its noise floor."""
+    input:
+        similarity=f"{RESULTS}/similarity/similarity.tsv",
+        floors=f"{RESULTS}/similarity/floors.tsv",
+        measures=f"{RESULTS}/similarity/measures.tsv",
+        distances=f"{RESULTS}/similarity/distances.npz",
+        registry=config["cultures"],
+    output:
+        report(directory(f"{FIGURES}/neighbours"), patterns=["{measure}.png"], caption="../report/similarity_neighbours.rst", category="Similarity", subcategory="Nearest neighbours", labels=measure_labels),
+    params:
+        **FIGURE_PARAMS,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/neighbours.log",
+    shell:
+        figure_command("neighbours")
+        + " --similarity {input.similarity:q} --floors {input.floors:q} --measures {input.measures:q}"
+        " --distances {input.distances:q} --out {output:q} > {log} 2>&1"
+
+
+rule figure_dendrograms:
+    """Dendrogram with bootstrap node support of every (measure, linkage) the cluster rule built."""
+    input:
+        linkage=f"{RESULTS}/clustering/linkage.tsv",
+        distances=f"{RESULTS}/similarity/distances.npz",
+        registry=config["cultures"],
+    output:
+        report(directory(f"{FIGURES}/dendrograms"), patterns=["{measure}__{method}.png"], caption="../report/clustering_dendrogram.rst", category="Clustering", subcategory="Dendrograms", labels=measure_labels),
+    params:
+        **FIGURE_PARAMS,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/dendrograms.log",
+    shell:
+        figure_command("dendrograms")
+        + " --linkage {input.linkage:q} --distances {input.distances:q} --out {output:q} > {log} 2>&1"
+
+
+rule figure_mds:
+    """MDS map of every distance measure, cultures coloured by group, with bootstrap ellipses."""
+    input:
+        mds=f"{RESULTS}/clustering/mds.tsv",
+        mds_bootstrap=f"{RESULTS}/clustering/mds_bootstrap.tsv",
+        registry=config["cultures"],
+    output:
+        report(directory(f"{FIGURES}/mds"), patterns=["{measure}.png"], caption="../report/clustering_mds.rst", category="Clustering", subcategory="MDS maps", labels=measure_labels),
+    params:
+        **FIGURE_PARAMS,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/mds.log",
+    shell:
+        figure_command("mds")
+        + " --mds {input.mds:q} --mds-bootstrap {input.mds_bootstrap:q} --out {output:q} > {log} 2>&1"
+
+
+rule figure_mantel:
+    """Mantel scatter plots: every GAN distance against its baseline, geography and user matrices."""
+    input:
+        distances=f"{RESULTS}/similarity/distances.npz",
+        measures=f"{RESULTS}/similarity/measures.tsv",
+        mantel=f"{RESULTS}/stats/mantel.tsv",
+        external=[entry["path"] for entry in config["stats"]["external_matrices"]],
+        registry=config["cultures"],
+    output:
+        png=report(f"{FIGURES}/mantel.png", caption="../report/stats_mantel_figure.rst", category="Statistical tests", subcategory="Figures"),
+        other=figure_files(f"{FIGURES}/mantel"),
+    params:
+        **FIGURE_PARAMS,
+        external=[f"{entry['name']}={entry['path']}" for entry in config["stats"]["external_matrices"]],
+        stem=output_stem,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/mantel.log",
+    shell:
+        figure_command("mantel")
+        + " --distances {input.distances:q} --measures {input.measures:q} --mantel {input.mantel:q}"
+        " --external {params.external:q} --out {params.stem:q} > {log} 2>&1"
+
+
+rule figure_summary:
+    """Table figure: ARI/NMI of every clustering against the groups, PERMANOVA."""
+    input:
+        ari_nmi=f"{RESULTS}/stats/ari_nmi.tsv",
+        permanova=f"{RESULTS}/stats/permanova.tsv",
+        registry=config["cultures"],
+    output:
+        png=report(f"{FIGURES}/summary.png", caption="../report/stats_summary_figure.rst", category="Statistical tests", subcategory="Figures"),
+        other=figure_files(f"{FIGURES}/summary"),
+    params:
+        **FIGURE_PARAMS,
+        stem=output_stem,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/summary.log",
+    shell:
+        figure_command("summary")
+        + " --ari-nmi {input.ari_nmi:q} --permanova {input.permanova:q} --out {params.stem:q} > {log} 2>&1"
