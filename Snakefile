@@ -24,9 +24,20 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/gan.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/similarity.smk"
+include: "workflow/rules/clustering.smk"
+include: "workflow/rules/stats.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
     input:
         corpus_targets(),
+        gan_targets(),
+        transfer_targets(),
+        analysis_targets(),
+        figure_targets(),
     default_target: True

@@ -14,9 +14,12 @@ rule cluster:
         mds=report(f"{RESULTS}/clustering/mds.tsv", caption="../report/clustering_mds_table.rst", category="Clustering", subcategory="Tables"),
         mds_bootstrap=f"{RESULTS}/clustering/mds_bootstrap.tsv",
     params:
+        outdir=lambda wildcards, output: os.path.dirname(output.summary),
         settings=settings("clustering"),
+    conda:
+        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/clustering/cluster.log",
     shell:
         "python -m ganstyle cluster --distances {input.distances:q} --settings {params.settings:q}"
-        " --out {RESULTS}/clustering > {log} 2>&1"
+        " --out {params.outdir:q} > {log} 2>&1"

@@ -81,3 +81,164 @@ def leaked_digest(wildcards):
     leaks = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
     rows = leaks.loc[leaks["culture"] == wildcards.culture].to_csv(sep="\t", index=False)
     return hashlib.sha256(rows.encode()).hexdigest()[:16]
+
+
+# ---- used by gan.smk
+
+GAN_SEEDS = config["gan"]["seeds"]
+
+
+def gan_settings(*keys_not_used):
+    """The gan section as JSON without keys a rule does not use, so that e.g. adding
+    a seed or changing sanity_n_boot does not re-train every GAN (params changes re-run jobs)."""
+    return json.dumps({k: v for k, v in config["gan"].items() if k not in keys_not_used}, sort_keys=True)
+
+
+def gan_targets():
+    return expand(f"{RESULTS}/gan/{{culture}}/seed{{seed}}/metrics.json", culture=CULTURES, seed=GAN_SEEDS)
+
+
+
+
+# ---- used by transfer.smk
+
+import re
+
+
+from ganstyle.transfer import pair_name, parse_pairs
+
+
+try:
+    TRANSFER_PAIRS = parse_pairs(config["transfer"]["pairs"], CULTURES)
+
+
+except UserError as err:
+    raise WorkflowError(f"invalid config: {err}") from None
+
+
+# the critic of each culture is its GAN's discriminator of the first seed
+TRANSFER_CRITIC_SEED = config["gan"]["seeds"][0]
+
+
+# culture ids may contain '_': only registry names match, so '{a}__{b}' splits one way
+_CULTURE_PATTERN = "|".join(re.escape(c) for c in sorted(CULTURES, key=len, reverse=True))
+
+
+def transfer_targets():
+    """The combined transfer table, or nothing when no pairs are configured."""
+    if not TRANSFER_PAIRS:
+        return []
+    return [f"{RESULTS}/transfer/transfer_distances.tsv"]
+
+
+
+
+# ---- used by features.smk
+
+def heldout_corpora():
+    """Every culture's corpus, in registry order (the extract-features CLI keeps only held-out images)."""
+    return expand(f"{RESULTS}/corpus/{{culture}}/images.npz", culture=CULTURES)
+
+
+def critic_feature_files():
+    """Every culture's critic features, for every GAN seed."""
+    return expand(f"{RESULTS}/features/critic_{{culture}}/seed{{seed}}.npz", culture=CULTURES, seed=config["gan"]["seeds"])
+
+
+
+
+# ---- used by similarity.smk
+
+def transfer_distance_input():
+    """Transfer distances are an input only when transfer pairs are configured."""
+    return [f"{RESULTS}/transfer/transfer_distances.tsv"] if config["transfer"]["pairs"] else []
+
+
+
+
+# ---- used by stats.smk
+
+def external_matrix_files():
+    return [entry["path"] for entry in config["stats"]["external_matrices"]]
+
+
+def analysis_targets():
+    """Every table of the features, similarity, clustering and stats stages (for rule all)."""
+    return [
+        *critic_feature_files(),
+        rules.reference_features.output[0],
+        *rules.similarity.output,
+        *rules.cluster.output,
+        *rules.stats.output,
+    ]
+
+
+
+
+# ---- used by figures.smk
+
+import itertools
+
+
+from ganstyle.figures import measure_label
+
+
+FIGURES = f"{RESULTS}/figures"
+
+
+FIGURE_FORMATS = config["figures"]["formats"]
+
+
+FIRST_GAN_SEED = config["gan"]["seeds"][0]
+
+
+def figure_files(stem):
+    """Every file of one figure except its PNG (the PNG is the report entry): other formats and the TSV."""
+    return [f"{stem}.{fmt}" for fmt in FIGURE_FORMATS if fmt != "png"] + [f"{stem}.tsv"]
+
+
+def figure_transfer_pairs():
+    """The configured transfer pairs as 'source__target' ('all': every pair of cultures, registry order)."""
+    pairs = config["transfer"]["pairs"]
+    if pairs == "all":
+        return [f"{a}__{b}" for a, b in itertools.combinations(CULTURES, 2)]
+    return list(pairs)
+
+
+def culture_label(wildcards):
+    return {"culture": str(REGISTRY.loc[wildcards.culture, "label"])}
+
+
+def measure_labels(wildcards):
+    labels = {"measure": measure_label(wildcards.measure)}
+    if "method" in wildcards.keys():
+        labels["linkage"] = wildcards.method
+    return labels
+
+
+FIGURE_PARAMS = {
+    "metadata": json.dumps(config["metadata"]),
+    "settings": settings("figures"),
+}
+
+
+def output_stem(wildcards, output):
+    """The output path without suffix, as the figures CLI takes it (``--out``)."""
+    return os.path.splitext(output.png)[0]
+
+
+def figure_command(family):
+    """The start of every figures shell command (the options all families share)."""
+    return f"python -m ganstyle figures {family}" + " --cultures-file {input.registry:q} --metadata {params.metadata:q} --settings {params.settings:q}"
+
+
+def figure_targets():
+    """Every figure file (for rule all); the transfer grid only when transfer pairs are configured."""
+    single = ["corpus/examples", "critic_auc", "mantel", "summary"]
+    if figure_transfer_pairs():
+        single.append("transfer/translations")
+    per_culture = [f"training/{culture}_{kind}" for culture in CULTURES for kind in ("samples", "curves")]
+    targets = []
+    for stem in single + per_culture:
+        targets += [f"{FIGURES}/{stem}.png", *figure_files(f"{FIGURES}/{stem}")]
+    return targets + [f"{FIGURES}/{family}" for family in ("heatmaps", "dendrograms", "mds", "neighbours")]

@@ -1,14 +1,5 @@
 # Stage 4: every culture's held-out images through every critic, and through the reference extractor.
 
-def heldout_corpora():
-    """Every culture's corpus, in registry order (the extract-features CLI keeps only held-out images)."""
-    return expand(f"{RESULTS}/corpus/{{culture}}/images.npz", culture=CULTURES)
-
-
-def critic_feature_files():
-    """Every culture's critic features, for every GAN seed."""
-    return expand(f"{RESULTS}/features/critic_{{culture}}/seed{{seed}}.npz", culture=CULTURES, seed=config["gan"]["seeds"])
-
 
 rule extract_features:
     """Penultimate features and logits of one culture's critic (one GAN seed) on all held-out images."""
@@ -19,6 +10,8 @@ rule extract_features:
         f"{RESULTS}/features/critic_{{culture}}/seed{{seed}}.npz",
     params:
         cultures=" ".join(CULTURES),
+    conda:
+        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/features/critic_{{culture}}_seed{{seed}}.log",
     shell:
@@ -35,6 +28,8 @@ rule reference_features:
         f"{RESULTS}/features/reference.npz",
     params:
         cultures=" ".join(CULTURES),
+    conda:
+        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/features/reference.log",
     shell:

@@ -1,66 +1,6 @@
 # Stage 8: publication figures (PDF + PNG + the plotted data as TSV) under results/figures/,
 # each PNG in the Snakemake report with a caption from workflow/report/.
 
-import itertools
-
-from ganstyle.figures import measure_label
-
-FIGURES = f"{RESULTS}/figures"
-FIGURE_FORMATS = config["figures"]["formats"]
-FIRST_GAN_SEED = config["gan"]["seeds"][0]
-
-
-def figure_files(stem):
-    """Every file of one figure except its PNG (the PNG is the report entry): other formats and the TSV."""
-    return [f"{stem}.{fmt}" for fmt in FIGURE_FORMATS if fmt != "png"] + [f"{stem}.tsv"]
-
-
-def figure_transfer_pairs():
-    """The configured transfer pairs as 'source__target' ('all': every pair of cultures, registry order)."""
-    pairs = config["transfer"]["pairs"]
-    if pairs == "all":
-        return [f"{a}__{b}" for a, b in itertools.combinations(CULTURES, 2)]
-    return list(pairs)
-
-
-def culture_label(wildcards):
-    return {"culture": str(REGISTRY.loc[wildcards.culture, "label"])}
-
-
-def measure_labels(wildcards):
-    labels = {"measure": measure_label(wildcards.measure)}
-    if "method" in wildcards.keys():
-        labels["linkage"] = wildcards.method
-    return labels
-
-
-FIGURE_PARAMS = {
-    "metadata": json.dumps(config["metadata"]),
-    "settings": settings("figures"),
-}
-
-
-def output_stem(wildcards, output):
-    """The output path without suffix, as the figures CLI takes it (``--out``)."""
-    return os.path.splitext(output.png)[0]
-
-
-def figure_command(family):
-    """The start of every figures shell command (the options all families share)."""
-    return f"python -m ganstyle figures {family}" + " --cultures-file {input.registry:q} --metadata {params.metadata:q} --settings {params.settings:q}"
-
-
-def figure_targets():
-    """Every figure file (for rule all); the transfer grid only when transfer pairs are configured."""
-    single = ["corpus/examples", "critic_auc", "mantel", "summary"]
-    if figure_transfer_pairs():
-        single.append("transfer/translations")
-    per_culture = [f"training/{culture}_{kind}" for culture in CULTURES for kind in ("samples", "curves")]
-    targets = []
-    for stem in single + per_culture:
-        targets += [f"{FIGURES}/{stem}.png", *figure_files(f"{FIGURES}/{stem}")]
-    return targets + [f"{FIGURES}/{family}" for family in ("heatmaps", "dendrograms", "mds", "neighbours")]
-
 
 rule figure_corpus:
     """Example training images of every culture with its train / held-out counts."""

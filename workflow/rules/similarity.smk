@@ -1,11 +1,6 @@
 # Stage 5: culture x culture similarity matrices with bootstrap intervals and split-half noise floors.
 
 
-def transfer_distance_input():
-    """Transfer distances are an input only when transfer pairs are configured."""
-    return [f"{RESULTS}/transfer/transfer_distances.tsv"] if config["transfer"]["pairs"] else []
-
-
 rule similarity:
     """Critic AUC, FD/KID and linear-probe distances (critic panel and reference baseline), transfer distances."""
     input:
@@ -22,11 +17,14 @@ rule similarity:
         measures=report(f"{RESULTS}/similarity/measures.tsv", caption="../report/similarity_measures.rst", category="Similarity", subcategory="Tables"),
         image_features=f"{RESULTS}/similarity/image_features.npz",
     params:
+        outdir=lambda wildcards, output: os.path.dirname(output.distances),
         cultures=" ".join(CULTURES),
         settings=settings("similarity"),
+    conda:
+        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/similarity/similarity.log",
     shell:
         "python -m ganstyle similarity --cultures {params.cultures} --critic-features {input.critics:q}"
         " --reference {input.reference:q} --transfer {input.transfer:q} --settings {params.settings:q}"
-        " --out {RESULTS}/similarity > {log} 2>&1"
+        " --out {params.outdir:q} > {log} 2>&1"

@@ -1,10 +1,6 @@
 # Stage 7: agreement with known groups, PERMANOVA/PERMDISP, Mantel tests, seed stability.
 
 
-def external_matrix_files():
-    return [entry["path"] for entry in config["stats"]["external_matrices"]]
-
-
 rule stats:
     """ARI/NMI against registry groups, PERMANOVA/PERMDISP, Mantel tests (measures, geography, user matrices)."""
     input:
@@ -23,23 +19,15 @@ rule stats:
         seed_stability=report(f"{RESULTS}/stats/seed_stability.tsv", caption="../report/stats_seed_stability.rst", category="Statistical tests", subcategory="Tables"),
         summary=report(f"{RESULTS}/stats/summary.tsv", caption="../report/stats_summary.rst", category="Statistical tests", subcategory="Tables"),
     params:
+        outdir=lambda wildcards, output: os.path.dirname(output.summary),
         settings=settings("stats"),
         metadata=json.dumps(config["metadata"]),
+    conda:
+        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/stats/stats.log",
     shell:
         "python -m ganstyle stats --distances {input.distances:q} --per-seed {input.per_seed:q}"
         " --image-features {input.image_features:q} --assignments {input.assignments:q}"
         " --cluster-summary {input.summary:q} --cultures-file {input.registry:q} --metadata {params.metadata:q}"
-        " --settings {params.settings:q} --out {RESULTS}/stats > {log} 2>&1"
-
-
-def analysis_targets():
-    """Every table of the features, similarity, clustering and stats stages (for rule all)."""
-    return [
-        *critic_feature_files(),
-        rules.reference_features.output[0],
-        *rules.similarity.output,
-        *rules.cluster.output,
-        *rules.stats.output,
-    ]
+        " --settings {params.settings:q} --out {params.outdir:q} > {log} 2>&1"

@@ -1,0 +1,64 @@
+"""A trained discriminator used as a culture's critic.
+
+``discriminator.keras`` (written by the ``train-gan`` stage) is a functional
+Keras model: float32 images in [-1, 1] in, ``[logit (N, 1), features (N, F)]``
+out, where ``features`` are the penultimate activations.  Nothing here looks
+layers up by name: the two outputs are the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ganstyle.errors import UserError
+
+
+def load_critic(path):
+    """Load a discriminator saved by ``train-gan`` (custom layers registered)."""
+    import keras
+
+    import ganstyle.networks  # noqa: F401  (registers SpectralConv2D / SpectralDense)
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"critic model not found: {path}")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, TypeError) as err:
+        raise UserError(f"{path}: cannot load the critic model: {err}") from err
+    if not isinstance(model.outputs, list) or len(model.outputs) != 2:
+        raise UserError(f"{path}: a critic must have two outputs [logit, features], this model has {len(model.outputs)}")
+    return model
+
+
+def critic_outputs(model, images_uint8: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``(features (N, F) float32, logits (N,) float32)`` of uint8 NHWC images.
+
+    Inference mode (spectral-norm vectors are not updated), fixed batches, so
+    the same images always give the same numbers.
+    """
+    import tensorflow as tf
+
+    images_uint8 = np.asarray(images_uint8)
+    if images_uint8.dtype != np.uint8 or images_uint8.ndim != 4:
+        raise ValueError(f"critic_outputs expects uint8 NHWC images, got {images_uint8.dtype} {images_uint8.shape}")
+    expected = tuple(model.inputs[0].shape[1:])
+    if images_uint8.shape[1:] != expected:
+        raise UserError(f"images of shape {images_uint8.shape[1:]} do not fit a critic trained on {expected}")
+    feature_dim = int(model.outputs[1].shape[-1])
+    if len(images_uint8) == 0:
+        return np.zeros((0, feature_dim), np.float32), np.zeros((0,), np.float32)
+
+    @tf.function(reduce_retracing=True)
+    def forward(batch):
+        logits, features = model(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False)
+        return tf.cast(features, tf.float32), tf.cast(tf.reshape(logits, [-1]), tf.float32)
+
+    features, logits = [], []
+    for start in range(0, len(images_uint8), batch_size):
+        f, l = forward(tf.constant(images_uint8[start : start + batch_size]))
+        features.append(f.numpy())
+        logits.append(l.numpy())
+    return np.concatenate(features), np.concatenate(logits)

@@ -1,0 +1,313 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from ganstyle import gan, networks  # noqa: E402
+from ganstyle.config import REPO_ROOT  # noqa: E402
+
+TINY = {"g_width": 4, "d_width": 4, "max_width": 16, "latent_dim": 8, "batch_size": 4,
+        "samples": 16, "grid": 2, "n_boot": 5, "log_every": 2, "checkpoint_every": 4, "steps": 6}
+
+
+def _settings(**overrides):
+    from ganstyle.config import section
+
+    return section("gan", json.dumps({**TINY, **overrides}))
+
+
+def make_corpus(path: Path, n=24, size=32, channels=1, seed=0, tone=None):
+    """A tiny corpus npz with the documented keys: dark strokes on light ground."""
+    rng = np.random.default_rng(seed)
+    images = np.full((n, size, size, channels), 235 if tone is None else tone, np.uint8)
+    for image in images:
+        for _ in range(3):
+            y, x = rng.integers(2, size - 6, 2)
+            image[y : y + rng.integers(2, 6), x : x + rng.integers(1, 4)] = rng.integers(0, 60)
+    ids = np.array([f"{seed:04d}{i:012d}" for i in range(n)])
+    split = np.where(np.arange(n) % 4 == 0, "heldout", "train")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, images=images, ids=ids, split=split)
+    return path
+
+
+# ---------------------------------------------------------------- settings and helpers
+
+
+def test_recipe_fills_nulls_and_explicit_values_win():
+    default = gan.resolve_settings(_settings())
+    assert default["loss"] == gan.RECIPES["default"]["loss"] and default["augment"] == gan.RECIPES["default"]["augment"]
+    assert default["g_width"] == 4  # explicit
+    seed = gan.resolve_settings(_settings(architecture="seed", g_width=None, d_width=None, latent_dim=None, max_width=None))
+    assert (seed["loss"], seed["augment"], seed["ema_decay"], seed["beta1"], seed["latent_dim"]) == ("bce", [], 0.0, 0.5, 100)
+    assert gan.resolve_settings(_settings(architecture="seed", loss="hinge"))["loss"] == "hinge"
+
+
+def test_image_grid_places_images_row_by_row():
+    images = np.stack([np.full((2, 3, 1), i, np.uint8) for i in range(5)])
+    grid = gan.image_grid(images, columns=2, gap=1, fill=99)
+    assert grid.shape == (3 * 2 + 2, 2 * 3 + 1, 1)
+    assert grid[0, 0, 0] == 0 and grid[0, 4, 0] == 1 and grid[3, 0, 0] == 2 and grid[6, 0, 0] == 4
+    assert grid[2, 0, 0] == 99 and grid[6, 4, 0] == 99  # gap, and the empty sixth cell
+
+
+def test_fixed_noise_is_reproducible():
+    np.testing.assert_array_equal(gan.fixed_noise(5, 3, 1), gan.fixed_noise(5, 3, 1))
+    assert not np.allclose(gan.fixed_noise(5, 3, 1), gan.fixed_noise(5, 3, 2))
+
+
+# ---------------------------------------------------------------- the training step
+
+
+def _task(**overrides):
+    settings = gan.resolve_settings(_settings(**overrides))
+    keras.utils.set_random_seed(0)
+    generator, discriminator = networks.build_models(settings, 32, 1)
+    return gan.GANTask(generator, discriminator, settings, seed=0)
+
+
+def _real_batch(n=4):
+    return tf.constant(np.random.default_rng(1).integers(0, 256, (n, 32, 32, 1), dtype=np.uint8))
+
+
+def test_diffaugment_is_applied_to_real_and_fake_for_both_players():
+    task = _task()
+    seen = []
+    original = task.augment
+
+    def spy(images):
+        seen.append(images)
+        return original(images)
+
+    task.augment = spy
+    real = _real_batch()
+    with tf.GradientTape() as tape:  # what the step's noise will be: replay the RNG
+        noise = tf.random.Generator.from_state(task.noise_rng.state.numpy(), alg=task.noise_rng.algorithm).normal([4, task.latent_dim])
+        fake = task.generator(noise, training=True)
+    task.train_step(real)
+    assert len(seen) == 2  # one D pass over augmented fakes, one over augmented reals; both losses use them
+    inputs = {tuple(np.round(np.asarray(x), 4).ravel()[:8]) for x in seen}
+    assert tuple(np.round(np.asarray(tf.cast(real, tf.float32) / 127.5 - 1), 4).ravel()[:8]) in inputs
+    assert any(np.allclose(np.asarray(x), np.asarray(fake), atol=1e-5) for x in seen)
+
+
+def test_discriminator_sees_only_the_augmented_images():
+    # if the augmentation maps everything to zeros, D cannot tell real from fake
+    # and G gets no gradient: both players really train on augmented images
+    task = _task()
+    task.augment = lambda images: images * 0.0
+    before = [np.asarray(w).copy() for w in task.generator.trainable_variables]
+    metrics = task.train_step(_real_batch())
+    # equal up to the spectral-norm power iteration that runs between D's two passes
+    assert float(metrics["d_real"]) == pytest.approx(float(metrics["d_fake"]), rel=1e-3, abs=1e-6)
+    for old, new in zip(before, task.generator.trainable_variables):
+        np.testing.assert_array_equal(old, np.asarray(new))
+
+
+def test_without_augmentation_the_generator_learns():
+    task = _task(augment=[])
+    before = [np.asarray(w).copy() for w in task.generator.trainable_variables]
+    task.train_step(_real_batch())
+    assert any(not np.array_equal(old, np.asarray(new)) for old, new in zip(before, task.generator.trainable_variables))
+
+
+def test_r1_penalty_is_positive_and_enters_the_step():
+    metrics = _task(r1_gamma=10.0).train_step(_real_batch())
+    assert float(metrics["r1"]) > 0
+
+
+def test_ema_generator_follows_the_generator():
+    task = _task(ema_decay=0.0)
+    task.train_step(_real_batch())
+    for ema, raw in zip(task.ema_generator.weights, task.generator.weights):
+        np.testing.assert_allclose(np.asarray(ema), np.asarray(raw), rtol=1e-6, atol=1e-7)
+    task = _task(ema_decay=0.999)
+    initial = [np.asarray(w).copy() for w in task.ema_generator.trainable_variables]
+    task.train_step(_real_batch())
+    moved = [np.abs(np.asarray(w) - i).max() for w, i in zip(task.ema_generator.trainable_variables, initial)]
+    raw_moved = [np.abs(np.asarray(w) - i).max() for w, i in zip(task.generator.trainable_variables, initial)]
+    assert 0 < max(moved) < max(raw_moved)  # averaged: moves, but less than the raw weights
+
+
+def test_variables_cover_the_full_state():
+    task = _task()
+    state = task.variables()
+    ids = {id(v) for v in state.values()}
+    for model in (task.generator, task.discriminator, task.ema_generator):
+        assert all(id(w) in ids for w in model.weights)
+    for optimizer in (task.g_optimizer, task.d_optimizer):
+        assert all(id(v) in ids for v in optimizer.variables)
+    assert state["rng/noise"] is task.noise_rng.state and state["rng/augment"] is task.augment_rng.state
+
+
+# ---------------------------------------------------------------- metrics and sanity (no TF)
+
+
+def test_quality_metrics_kid_matches_an_independent_float64_computation():
+    from ganstyle.metrics.reference import reference_features
+
+    rng = np.random.default_rng(0)
+    generated = rng.integers(0, 256, (12, 32, 32, 1), dtype=np.uint8)
+    train = rng.integers(0, 256, (10, 32, 32, 1), dtype=np.uint8)
+    heldout = rng.integers(0, 200, (9, 32, 32, 1), dtype=np.uint8)
+    metrics = gan.quality_metrics(generated, train, heldout, n_boot=5, seed=0)
+    x, y = reference_features(generated).astype(np.float64), reference_features(heldout).astype(np.float64)
+    d = x.shape[1]
+    k = lambda a, b: (a @ b.T / d + 1.0) ** 3  # noqa: E731
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    m, n = len(x), len(y)
+    mmd2 = (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
+    assert metrics["kid"]["value"] == pytest.approx(mmd2, rel=1e-5)
+    assert metrics["kid"]["ci_low"] <= metrics["kid"]["ci_high"]
+    assert metrics["memorisation_pixels"]["n_generated"] == 12
+    assert metrics["n_heldout"] == 9
+
+
+def test_memorised_training_images_are_flagged():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (20, 32, 32, 1), dtype=np.uint8)
+    heldout = rng.integers(0, 256, (10, 32, 32, 1), dtype=np.uint8)
+    copies = train[:10].copy()
+    metrics = gan.quality_metrics(copies, train, heldout, n_boot=2, seed=0)
+    assert metrics["memorisation_pixels"]["median_nn_generated_train"] == 0.0
+    assert metrics["memorisation_pixels"]["frac_generated_below_heldout_p05"] == 1.0
+
+
+def test_kid_matrix_marks_whether_each_generator_is_closest_to_its_own_culture():
+    rng = np.random.default_rng(0)
+    centres = {"a": 0.0, "b": 5.0, "c": 10.0}
+    heldout = {c: rng.normal(mu, 1, (30, 4)) for c, mu in centres.items()}
+    samples = {"a": rng.normal(0, 1, (40, 4)), "b": rng.normal(5, 1, (40, 4)), "c": rng.normal(5.2, 1, (40, 4))}
+    table = gan.kid_matrix(samples, heldout, n_boot=5, seed=0)
+    assert len(table) == 9
+    own = table.groupby("generator_culture")["own_is_smallest"].first()
+    assert own.to_dict() == {"a": True, "b": True, "c": False}  # c's generator imitates b
+    assert (table.loc[table.generator_culture == table.heldout_culture, "kid_minus_own"] == 0).all()
+
+
+def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
+    paths = {}
+    for i, (culture, tone) in enumerate({"light": 240, "dark": 60}.items()):
+        corpus = make_corpus(tmp_path / "corpus" / culture / "images.npz", seed=i, tone=tone)
+        heldout_like = np.load(corpus)["images"][:12]
+        np.savez(tmp_path / f"{culture}_samples.npz", images=heldout_like)
+        paths[culture] = (tmp_path / f"{culture}_samples.npz", corpus)
+    long_path, matrix_path = tmp_path / "sanity_kid.tsv", tmp_path / "sanity_kid_matrix.tsv"
+    argv = ["--cultures", "light", "dark", "--samples", *[str(p[0]) for p in paths.values()],
+            "--corpus", *[str(p[1]) for p in paths.values()], "--out-long", str(long_path), "--out-matrix", str(matrix_path),
+            "--settings", json.dumps({"sanity_n_boot": 5})]
+    assert gan.main(argv, stage="gan-sanity") == 0
+    table = pd.read_csv(long_path, sep="\t")
+    assert list(table.columns[:5]) == ["generator_culture", "heldout_culture", "kid", "ci_low", "ci_high"]
+    assert table["own_is_smallest"].all()
+    matrix = pd.read_csv(matrix_path, sep="\t", index_col=0)
+    assert list(matrix.index) == ["light", "dark"] and list(matrix.columns) == ["light", "dark"]
+
+
+# ---------------------------------------------------------------- the stage, end to end
+
+
+def _train_argv(tmp_path, corpus, name, **overrides):
+    out, checkpoints = tmp_path / name / "out", tmp_path / name / "ckpt"
+    return out, checkpoints, ["--corpus", str(corpus), "--culture", "tiny", "--seed", "0", "--out", str(out),
+                              "--checkpoints", str(checkpoints), "--settings", json.dumps({**TINY, **overrides}),
+                              "--threads", "1", "--no-progress"]
+
+
+def _weights(path):
+    from ganstyle.critic import load_critic
+
+    model = load_critic(path) if path.name == "discriminator.keras" else keras.saving.load_model(path, compile=False)
+    return [np.asarray(w) for w in model.weights]
+
+
+def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
+    corpus = make_corpus(tmp_path / "corpus" / "images.npz")
+    out, checkpoints, argv = _train_argv(tmp_path, corpus, "run")
+    assert gan.main(argv, stage="train-gan") == 0
+    for name in ("generator.keras", "discriminator.keras", "samples.png", "samples.npz", "history.tsv", "metrics.json"):
+        assert (out / name).is_file(), name
+    history = pd.read_csv(out / "history.tsv", sep="\t")
+    assert history["step"].tolist() == [2, 4, 6]
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "elapsed_s"} <= set(history.columns)
+    with np.load(out / "samples.npz") as samples:
+        assert samples["images"].shape == (16, 32, 32, 1) and samples["images"].dtype == np.uint8
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("kid", "fd", "memorisation_reference", "memorisation_pixels", "reference_version", "steps", "train_seconds", "settings"):
+        assert key in metrics, key
+    assert metrics["steps"] == 6 and metrics["settings"]["loss"] == gan.RECIPES["default"]["loss"]
+    # the critic API on the saved discriminator
+    from ganstyle.critic import critic_outputs, load_critic
+
+    features, logits = critic_outputs(load_critic(out / "discriminator.keras"), np.load(corpus)["images"][:3])
+    assert features.shape[0] == 3 and logits.shape == (3,)
+    # a finished run keeps its last checkpoint only
+    assert [p.name for p in checkpoints.iterdir() if p.suffix == ".npz"] == ["ckpt-000000006.npz"]
+
+    # same seed, same weights (op determinism on CPU); a second run resumes nothing, it retrains
+    out2, _, argv2 = _train_argv(tmp_path, corpus, "again")
+    assert gan.main(argv2, stage="train-gan") == 0
+    for name in ("generator.keras", "discriminator.keras"):
+        for a, b in zip(_weights(out / name), _weights(out2 / name)):
+            np.testing.assert_array_equal(a, b)
+    # another seed, other weights
+    out3, _, argv3 = _train_argv(tmp_path, corpus, "seed1")
+    argv3[argv3.index("--seed") + 1] = "1"
+    assert gan.main(argv3, stage="train-gan") == 0
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(out / "generator.keras"), _weights(out3 / "generator.keras")))
+
+
+def test_train_gan_rejects_a_corpus_without_heldout_images(tmp_path):
+    from ganstyle.errors import UserError
+
+    path = tmp_path / "images.npz"
+    np.savez(path, images=np.zeros((8, 32, 32, 1), np.uint8), ids=np.arange(8).astype(str), split=np.array(["train"] * 8))
+    _, _, argv = _train_argv(tmp_path, path, "bad")
+    with pytest.raises(UserError, match="held-out"):
+        gan.main(argv, stage="train-gan")
+
+
+def _cli(argv, **kwargs):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "ganstyle", "train-gan", *argv], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_killed_training_resumes_to_the_same_weights(tmp_path):
+    """SIGKILL after a checkpoint, start again: same final weights as a run never interrupted."""
+    corpus = make_corpus(tmp_path / "corpus" / "images.npz")
+    settings = {"steps": 400, "checkpoint_every": 40, "log_every": 40}
+    straight_out, _, straight_argv = _train_argv(tmp_path, corpus, "straight", **settings)
+    killed_out, killed_ckpt, killed_argv = _train_argv(tmp_path, corpus, "killed", **settings)
+    straight = _cli(straight_argv)
+    victim = _cli(killed_argv)
+    deadline = time.monotonic() + 120
+    while not any(killed_ckpt.glob("ckpt-*.npz")):
+        assert victim.poll() is None, "the run ended before writing a checkpoint: " + victim.stderr.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (killed_out / "generator.keras").exists(), "the run finished before it was killed; raise steps"
+    resumed = _cli(killed_argv)
+    _, resumed_log = resumed.communicate(timeout=300)
+    _, straight_log = straight.communicate(timeout=300)
+    assert resumed.returncode == 0, resumed_log[-2000:]
+    assert straight.returncode == 0, straight_log[-2000:]
+    assert "resumed from" in resumed_log
+    for name in ("generator.keras", "discriminator.keras"):
+        for a, b in zip(_weights(straight_out / name), _weights(killed_out / name)):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    straight_history = pd.read_csv(straight_out / "history.tsv", sep="\t")
+    resumed_history = pd.read_csv(killed_out / "history.tsv", sep="\t")
+    pd.testing.assert_frame_equal(straight_history[["step", "d_loss", "g_loss"]], resumed_history[["step", "d_loss", "g_loss"]])

@@ -1,0 +1,54 @@
+# Stage 3: CycleGAN between pairs of cultures: how far must an image move to pass as the other?
+
+
+rule train_transfer:
+    """Train the CycleGAN of one pair (a < b); resumes from results/checkpoints/transfer/{a}__{b}/ if a job was killed."""
+    input:
+        corpus_a=f"{RESULTS}/corpus/{{a}}/images.npz",
+        corpus_b=f"{RESULTS}/corpus/{{b}}/images.npz",
+        critic_a=f"{RESULTS}/gan/{{a}}/seed{TRANSFER_CRITIC_SEED}/discriminator.keras",
+        critic_b=f"{RESULTS}/gan/{{b}}/seed{TRANSFER_CRITIC_SEED}/discriminator.keras",
+    output:
+        G_ab=f"{RESULTS}/transfer/{{a}}__{{b}}/G_ab.keras",
+        G_ba=f"{RESULTS}/transfer/{{a}}__{{b}}/G_ba.keras",
+        grid=report(f"{RESULTS}/transfer/{{a}}__{{b}}/grid.png", category="Transfer", subcategory="Translation grids", labels={"pair": "{a}__{b}"}),
+        metrics=f"{RESULTS}/transfer/{{a}}__{{b}}/metrics.tsv",
+        history=f"{RESULTS}/transfer/{{a}}__{{b}}/history.tsv",
+    wildcard_constraints:
+        a=_CULTURE_PATTERN,
+        b=_CULTURE_PATTERN,
+    params:
+        settings=settings("transfer"),
+        # not an output: Snakemake must not delete checkpoints of a failed or killed job
+        checkpoints=f"{RESULTS}/checkpoints/transfer/{{a}}__{{b}}",
+        out=f"{RESULTS}/transfer/{{a}}__{{b}}",
+        label_a=lambda wildcards: REGISTRY.loc[wildcards.a, "label"],
+        label_b=lambda wildcards: REGISTRY.loc[wildcards.b, "label"],
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/transfer/{{a}}__{{b}}.log",
+    shell:
+        "python -m ganstyle train-transfer --culture-a {wildcards.a} --culture-b {wildcards.b}"
+        " --corpus-a {input.corpus_a:q} --corpus-b {input.corpus_b:q}"
+        " --critic-a {input.critic_a:q} --critic-b {input.critic_b:q}"
+        " --label-a {params.label_a:q} --label-b {params.label_b:q}"
+        " --out {params.out:q} --checkpoints {params.checkpoints:q}"
+        " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+
+
+rule transfer_distances:
+    """All trained pairs' transfer measures in one long table (source, target, measure, value, ci_low, ci_high)."""
+    input:
+        metrics=[f"{RESULTS}/transfer/{pair_name(a, b)}/metrics.tsv" for a, b in TRANSFER_PAIRS],
+    output:
+        f"{RESULTS}/transfer/transfer_distances.tsv",
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/transfer/transfer_distances.log",
+    shell:
+        "python -m ganstyle transfer-distances --metrics {input.metrics:q} --out {output:q} > {log} 2>&1"
