@@ -135,11 +135,30 @@ def mds_embedding(distance: np.ndarray, seed: int) -> np.ndarray:
 
     if np.ptp(distance) == 0:
         return np.zeros((len(distance), 2))
-    model = MDS(n_components=2, metric="precomputed", init="classical_mds", random_state=seed)
+    model = MDS(n_components=2, metric="precomputed", n_init=1, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        embedding = model.fit_transform(distance)
+        embedding = model.fit_transform(distance, init=classical_mds(distance))
     return embedding - embedding.mean(axis=0)
+
+
+def classical_mds(distance: np.ndarray, n_components: int = 2) -> np.ndarray:
+    """Torgerson's classical MDS, keeping only positive eigenvalues.
+
+    Distances that break the triangle inequality (FD, KID, probe rates often
+    do) give negative eigenvalues; clipping them, rather than taking their
+    square root, keeps the start of SMACOF finite.
+    """
+    n = len(distance)
+    centring = np.eye(n) - np.full((n, n), 1.0 / n)
+    gram = -0.5 * centring @ (distance**2) @ centring
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1][:n_components]
+    scale = np.sqrt(np.clip(values[order], 0.0, None))
+    coords = vectors[:, order] * scale
+    if coords.shape[1] < n_components:
+        coords = np.pad(coords, ((0, 0), (0, n_components - coords.shape[1])))
+    return coords
 
 
 def kruskal_stress(embedding: np.ndarray, distance: np.ndarray) -> float:

@@ -169,3 +169,15 @@ def test_stage_rejects_bad_input(tmp_path):
     np.savez(tmp_path / "bad.npz", cultures=np.array(["a", "b", "c"]), measures=np.array(["m"]), ward_ok=np.array([False]), m=np.array([[0, 1, np.nan], [1, 0, 1], [np.nan, 1, 0]]))
     with pytest.raises(UserError, match="bad.npz: m: contains NaN"):
         clustering.main(["--distances", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "out")])
+
+
+def test_mds_of_distances_that_break_the_triangle_inequality_is_finite():
+    # FD and KID between cultures are not metrics: 26.6 + 120.4 < 154.1 made
+    # scikit-learn's classical start take the root of a negative eigenvalue.
+    import numpy as np
+
+    from ganstyle.clustering import mds_embedding
+
+    distance = np.array([[0.0, 26.5675, 120.3939], [26.5675, 0.0, 154.1148], [120.3939, 154.1148, 0.0]])
+    embedding = mds_embedding(distance, seed=0)
+    assert embedding.shape == (3, 2) and np.isfinite(embedding).all()
