@@ -95,7 +95,8 @@ def gan_settings(*keys_not_used):
 
 
 def gan_targets():
-    return expand(f"{RESULTS}/gan/{{culture}}/seed{{seed}}/metrics.json", culture=CULTURES, seed=GAN_SEEDS)
+    per_culture = expand(f"{RESULTS}/gan/{{culture}}/seed{{seed}}/metrics.json", culture=CULTURES, seed=GAN_SEEDS)
+    return [*per_culture, f"{RESULTS}/gan/sanity_kid.tsv"]
 
 
 
