@@ -177,3 +177,21 @@ def main(argv: list[str] | None = None, stage: str = "corpus") -> int:
         args.culture, counts.get("train", 0), counts.get("heldout", 0), len(manifest), len(leak_rejects),
     )  # fmt: skip
     return 0
+
+
+def load_splits(corpus_path, needs: str, measures: str) -> tuple[np.ndarray, np.ndarray]:
+    """Train and held-out images of a corpus, with at least 2 of each.
+
+    ``needs`` and ``measures`` name the model and the measures in the error
+    message (e.g. "a GAN", "metrics").
+    """
+    corpus_path = Path(corpus_path)
+    if not corpus_path.is_file():
+        raise UserError(f"corpus not found: {corpus_path}")
+    train, _ = load_corpus(corpus_path, split="train")
+    heldout, _ = load_corpus(corpus_path, split="heldout")
+    if len(train) < 2:
+        raise UserError(f"{corpus_path}: only {len(train)} train image(s); {needs} needs more")
+    if len(heldout) < 2:
+        raise UserError(f"{corpus_path}: only {len(heldout)} held-out image(s); {measures} need at least 2")
+    return train, heldout

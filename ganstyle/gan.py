@@ -345,17 +345,9 @@ def _fingerprint(settings: dict, culture: str, seed: int, train_images: np.ndarr
 
 
 def load_splits(corpus_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from ganstyle.corpus import load_corpus
+    from ganstyle.corpus import load_splits as load_corpus_splits
 
-    if not corpus_path.is_file():
-        raise UserError(f"corpus not found: {corpus_path}")
-    train, _ = load_corpus(corpus_path, split="train")
-    heldout, _ = load_corpus(corpus_path, split="heldout")
-    if len(train) < 2:
-        raise UserError(f"{corpus_path}: only {len(train)} train image(s); a GAN needs more")
-    if len(heldout) < 2:
-        raise UserError(f"{corpus_path}: only {len(heldout)} held-out image(s); metrics need at least 2")
-    return train, heldout
+    return load_corpus_splits(corpus_path, needs="a GAN", measures="metrics")
 
 
 def train_gan(corpus_path: Path, culture: str, seed: int, out: Path, checkpoints: Path, settings: dict, threads: int | None, progress: bool = True) -> dict:

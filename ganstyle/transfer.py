@@ -231,17 +231,9 @@ def _fingerprint(settings: dict, a: str, b: str, train_a: np.ndarray, train_b: n
 
 
 def load_splits(corpus_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from ganstyle.corpus import load_corpus
+    from ganstyle.corpus import load_splits as load_corpus_splits
 
-    if not Path(corpus_path).is_file():
-        raise UserError(f"corpus not found: {corpus_path}")
-    train, _ = load_corpus(corpus_path, split="train")
-    heldout, _ = load_corpus(corpus_path, split="heldout")
-    if len(train) < 2:
-        raise UserError(f"{corpus_path}: only {len(train)} train image(s); a CycleGAN needs more")
-    if len(heldout) < 2:
-        raise UserError(f"{corpus_path}: only {len(heldout)} held-out image(s); transfer measures need at least 2")
-    return train, heldout
+    return load_corpus_splits(corpus_path, needs="a CycleGAN", measures="transfer measures")
 
 
 def _check_inputs(settings: dict, corpora: dict[str, tuple[np.ndarray, np.ndarray]], paths: dict[str, Path]) -> tuple[int, int]:
