@@ -673,7 +673,8 @@ def axis_scale(values: np.ndarray, orders: float = 30.0) -> tuple[str, dict]:
         return "linear", {}
     if (finite > 0).all():
         return "log", {}
-    return "symlog", {"linthresh": float(10.0 ** np.floor(np.log10(positive.min()))), "linscale": 0.5}
+    # linscale 1: 0 and the first decade are as far apart as two decades, so their labels do not collide
+    return "symlog", {"linthresh": float(10.0 ** np.floor(np.log10(positive.min()))), "linscale": 1.0}
 
 
 def plot_neighbours(table: pd.DataFrame, title: str, axis_label: str, palette: dict[str, str]) -> object:
@@ -797,8 +798,9 @@ def plot_mantel(table: pd.DataFrame, palette: dict[str, str]) -> object:
             other = per_measure[measure][c]
             rows = table[(table["measure"] == measure) & (table["comparison"] == other)]
             within = rows["group_a"] == rows["group_b"]
-            ax.scatter(rows.loc[~within, "comparison_value"], rows.loc[~within, "measure_value"], s=7, color="0.7", edgecolors="none", label="between groups", zorder=2)
-            ax.scatter(rows.loc[within, "comparison_value"], rows.loc[within, "measure_value"], s=9, c=[palette[g] for g in rows.loc[within, "group_a"]], edgecolors="none", zorder=3)
+            # clip_on=False: points at 0 sit on the axis of a symlog plot, whole
+            ax.scatter(rows.loc[~within, "comparison_value"], rows.loc[~within, "measure_value"], s=7, color="0.7", edgecolors="none", label="between groups", zorder=2, clip_on=False)
+            ax.scatter(rows.loc[within, "comparison_value"], rows.loc[within, "measure_value"], s=9, c=[palette[g] for g in rows.loc[within, "group_a"]], edgecolors="none", zorder=3, clip_on=False)
             first = rows.iloc[0] if len(rows) else None
             if first is not None and np.isfinite(first["r"]):
                 name = f"Mantel r ({first['method'].capitalize()})" if first["method"] else "Mantel r"
@@ -810,6 +812,8 @@ def plot_mantel(table: pd.DataFrame, palette: dict[str, str]) -> object:
                 # distances spanning orders of magnitude: log axes show the near pairs too
                 scale, options = axis_scale(rows[column].to_numpy(dtype=np.float64))
                 (ax.set_xscale if axis == "x" else ax.set_yscale)(scale, **options)
+                if scale == "symlog":  # non-negative values: no negative decades in the margin
+                    (ax.set_xlim if axis == "x" else ax.set_ylim)(0.0, None)
             ax.set_xlabel(measure_label(other))
             ax.set_ylabel(measure_label(measure))
     from matplotlib.lines import Line2D

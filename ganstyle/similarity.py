@@ -130,7 +130,8 @@ def _compact_rows(block: np.ndarray) -> np.ndarray:
 
 
 def joint_space(blocks: Sequence[np.ndarray], n_components: int) -> tuple[np.ndarray, float]:
-    """Standardised blocks side by side, reduced by PCA: ((N, d) embedding, explained variance share).
+    """Standardised blocks side by side, reduced by PCA and scaled to mean component variance 1:
+    ((N, d) embedding, explained variance share).
 
     ``d = min(n_components, N - 1, columns)``.  Deterministic (full SVD).
     """
@@ -144,7 +145,15 @@ def joint_space(blocks: Sequence[np.ndarray], n_components: int) -> tuple[np.nda
     embedding = pca.fit_transform(panel)
     # PCA's sign per component is arbitrary; fix it so re-runs and platforms agree.
     signs = np.sign(embedding[np.abs(embedding).argmax(axis=0), np.arange(d)])
-    return embedding * np.where(signs == 0, 1.0, signs), float(pca.explained_variance_ratio_.sum())
+    embedding = embedding * np.where(signs == 0, 1.0, signs)
+    # One overall scale so that components have variance 1 on average: the KID kernel
+    # (x.y / d + 1)^3 assumes features of that scale (12 standardised 256-wide critics
+    # side by side otherwise give KIDs ~1e6, driven by the cubic term alone).
+    # Distances change by one factor, so FD rankings, clusterings and Mantel r do not.
+    total = float((embedding.var(axis=0)).sum())
+    if total > 0:
+        embedding = embedding * np.sqrt(d / total)
+    return embedding, float(pca.explained_variance_ratio_.sum())
 
 
 # --------------------------------------------------------------------------- resampling

@@ -35,7 +35,9 @@ def test_joint_space_weighs_blocks_equally_and_is_deterministic():
     panel = np.hstack([similarity.standardise_columns(small), similarity.standardise_columns(large)])
     d_embed = np.linalg.norm(embedding[:, None] - embedding[None], axis=-1)
     d_panel = np.linalg.norm(panel[:, None] - panel[None], axis=-1)
-    np.testing.assert_allclose(d_embed, d_panel, atol=1e-9)
+    # ... up to one overall scale, which gives the components variance 1 on average
+    assert embedding.var(axis=0).mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(d_embed, d_panel * np.sqrt(6 / panel.var(axis=0).sum()), atol=1e-9)
     again, _ = similarity.joint_space([small, large], n_components=6)
     np.testing.assert_array_equal(embedding, again)
 
@@ -49,6 +51,7 @@ def test_joint_space_of_wide_blocks_equals_plain_pca():
     embedding, _ = similarity.joint_space([wide, narrow], n_components=5)
     panel = np.hstack([similarity.standardise_columns(wide), similarity.standardise_columns(narrow)])
     plain = PCA(n_components=5, svd_solver="full").fit_transform(panel)
+    plain *= np.sqrt(5 / plain.var(axis=0).sum())
     np.testing.assert_allclose(np.abs(embedding), np.abs(plain), atol=1e-9)
 
 
