@@ -35,7 +35,7 @@ include: "workflow/rules/figures.smk"
 
 rule all:
     input:
-        corpus_targets(),
+        corpus_targets,
         gan_targets(),
         transfer_targets(),
         analysis_targets(),

@@ -16,6 +16,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "render-scripts": ("ganstyle.render", "render text patches of writing systems from a font folder"),
     "ingest": ("ganstyle.ingest", "decode, clean and hash one culture's images"),
     "leakage": ("ganstyle.leakage", "find images shared between cultures"),
+    "leakage-rows": ("ganstyle.leakage", "one culture's rows of the leakage table"),
     "corpus": ("ganstyle.corpus", "final per-culture training set: drop leaked images, split"),
     "train-gan": ("ganstyle.gan", "train one culture's GAN"),
     "gan-sanity": ("ganstyle.gan", "KID of every culture's generator against every culture's held-out images"),

@@ -81,7 +81,38 @@ def describe(leaks: pd.DataFrame) -> str:
     return f"{len(shared)} images dropped for occurring in two cultures ({pairs})"
 
 
+def culture_rows(leaks: pd.DataFrame, culture: str) -> pd.DataFrame:
+    """The rows of ``leaks`` about one culture's images."""
+    return leaks.loc[leaks["culture"] == culture].reset_index(drop=True)
+
+
+def rows_digest(leaks: pd.DataFrame, culture: str) -> str:
+    """16 hex digits that change exactly when the culture's rows change (the workflow names
+    the culture's rows file by it, so that only a change re-runs that culture's corpus)."""
+    import hashlib
+
+    text = culture_rows(leaks, culture).to_csv(sep="\t", index=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def rows_main(argv: list[str] | None, stage: str) -> int:
+    parser = argparse.ArgumentParser(prog=f"ganstyle {stage}", description="One culture's rows of leakage.tsv.")
+    parser.add_argument("--leakage", required=True, type=Path, help="leakage.tsv of all cultures")
+    parser.add_argument("--culture", required=True)
+    parser.add_argument("--out", required=True, type=Path, help="TSV to write, same columns")
+    args = parser.parse_args(argv)
+    if not args.leakage.exists():
+        raise UserError(f"{args.leakage}: leakage table not found (run the leakage stage first)")
+    leaks = io.read_tsv(args.leakage, dtype=str, keep_default_na=False)
+    if "culture" not in leaks.columns:
+        raise UserError(f"{args.leakage}: missing column 'culture'")
+    io.write_tsv(args.out, culture_rows(leaks, args.culture))
+    return 0
+
+
 def main(argv: list[str] | None = None, stage: str = "leakage") -> int:
+    if stage == "leakage-rows":
+        return rows_main(argv, stage)
     parser = argparse.ArgumentParser(prog=f"ganstyle {stage}", description="Find images shared between cultures (exact or near duplicates).")
     parser.add_argument("manifests", nargs="+", type=Path, help="results/ingest/<culture>/manifest.tsv of every culture")
     parser.add_argument("--out", required=True, type=Path, help="leakage.tsv to write")

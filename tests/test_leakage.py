@@ -106,3 +106,28 @@ def test_shared_images_are_dropped_from_both_corpora(tmp_path):
         assert leaked["detail"].str.contains(f"also in '{other}'").all()
         images, ids = corpus.load_corpus(out)
         assert len(images) == 8 and set(ids) == set(kept["id"])
+
+
+def _leaks(*cultures):
+    return pd.DataFrame([{c: "x" for c in leakage.LEAKAGE_COLUMNS} | {"culture": culture, "id": f"{culture}{i}"}
+                         for i, culture in enumerate(cultures)], columns=leakage.LEAKAGE_COLUMNS)
+
+
+def test_rows_digest_changes_only_with_the_cultures_own_rows():
+    before = _leaks("latin", "greek")
+    after = pd.concat([before, _leaks("arabic")], ignore_index=True)  # a new culture's rows
+    assert leakage.rows_digest(after, "latin") == leakage.rows_digest(before, "latin")
+    changed = pd.concat([before, _leaks("latin", "latin")], ignore_index=True)
+    assert leakage.rows_digest(changed, "latin") != leakage.rows_digest(before, "latin")
+    assert leakage.rows_digest(changed, "greek") == leakage.rows_digest(before, "greek")
+
+
+def test_leakage_rows_stage_writes_one_cultures_rows(tmp_path):
+    table = tmp_path / "leakage.tsv"
+    _leaks("latin", "greek", "latin").to_csv(table, sep="\t", index=False)
+    out = tmp_path / "latin.tsv"
+    assert leakage.main(["--leakage", str(table), "--culture", "latin", "--out", str(out)], stage="leakage-rows") == 0
+    rows = pd.read_csv(out, sep="\t", dtype=str)
+    assert list(rows.columns) == leakage.LEAKAGE_COLUMNS and set(rows["culture"]) == {"latin"} and len(rows) == 2
+    with pytest.raises(UserError, match="missing.tsv"):
+        leakage.main(["--leakage", str(tmp_path / "missing.tsv"), "--culture", "latin", "--out", str(out)], stage="leakage-rows")

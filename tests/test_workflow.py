@@ -7,6 +7,7 @@ is written.
 """
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -89,3 +90,39 @@ def test_inputs_are_never_written(tiny_run):
     _, before, images = tiny_run
     assert tree_digest(images) == before
 
+
+
+def snakemake(work: Path, *options: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work),
+         "--configfile", str(work / "config.yaml"), "--cores", "2", *options],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout + result.stderr
+
+
+def test_a_finished_run_has_nothing_left_to_do(tiny_run):
+    work, _, _ = tiny_run
+    output = snakemake(work, "-n")
+    assert "Nothing to be done" in output, output[-4000:]
+
+
+def test_adding_a_culture_trains_only_its_gan(tiny_run, tmp_path):
+    work, _, images = tiny_run
+    copy = tmp_path / "work"
+    shutil.copytree(work, copy, symlinks=True)  # copy2 keeps mtimes: the copy is as up to date as the run
+    folder = images.parent / "extra" / "cyrillic"
+    folder.mkdir(parents=True)
+    for png in sorted((REPO / "data" / "demo" / "cyrillic").glob("*.png"))[:40]:
+        shutil.copy(png, folder / png.name)
+    registry = pd.read_csv(copy / "cultures.tsv", sep="\t")
+    registry.loc[len(registry)] = {"culture": "cyrillic", "path": str(folder), "label": "Cyrillic", "group": "european", "lat": 55.0, "lon": 37.0}
+    registry.to_csv(copy / "cultures.tsv", sep="\t", index=False)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["cultures"] = str(copy / "cultures.tsv")
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    output = snakemake(copy)
+    trained = sorted(set(re.findall(r"train-gan --corpus \S+ --culture (\w+)", output)))
+    assert trained == ["cyrillic"], output[-4000:]
+    assert "Nothing to be done" in snakemake(copy, "-n")

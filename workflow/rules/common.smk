@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from ganstyle.errors import UserError
+from ganstyle.leakage import rows_digest
 from ganstyle.registry import culture_source, load_registry
 
 
@@ -38,6 +39,7 @@ LOGS = "logs"
 wildcard_constraints:
     culture="[a-z0-9_]+",
     seed="[0-9]+",
+    digest="[0-9a-f]{16}",
 
 
 def settings(section):
@@ -64,23 +66,47 @@ def source_fingerprint(wildcards):
     return digest.hexdigest()[:16]
 
 
-def corpus_targets():
-    return expand(f"{RESULTS}/corpus/{{culture}}/images.npz", culture=CULTURES)
+def corpus_targets(wildcards=None):
+    return all_corpora()
 
 
-def leaked_digest(wildcards):
-    """Hash of this culture's rows in leakage.tsv.
+# Why the corpus depends on the leakage check the way it does.  leakage.tsv is a
+# checkpoint: adding a culture re-runs it, but an existing culture's corpus must be
+# rebuilt only when its own rows change.  So the corpus job's input is a file of the
+# culture's rows named by their digest: unchanged rows, existing file, nothing to do;
+# changed rows, a new file, a new corpus.  Every job that reads a corpus reaches it
+# through settled_corpus(), created only after the checkpoint is settled: otherwise
+# Snakemake 9 re-runs all GANs on every re-run of a finished workflow ("input files
+# updated by another job" by a corpus job it then does not run).  Params that read
+# the checkpoint (the simpler design) trigger the same re-runs and miss changed rows.
 
-    leakage.tsv is an input marked ancient(): adding a culture re-runs the
-    leakage check, but a culture's corpus is rebuilt only when its own rows
-    change (this param).  The corpus job reads the rows itself (--leakage);
-    the ids on the command line could exceed the kernel's 128 KB limit for
-    one argument.
-    """
+
+def leaked_rows_file(wildcards):
     table = checkpoints.leakage.get().output[0]
     leaks = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
-    rows = leaks.loc[leaks["culture"] == wildcards.culture].to_csv(sep="\t", index=False)
-    return hashlib.sha256(rows.encode()).hexdigest()[:16]
+    return f"{RESULTS}/corpus/leakage/{wildcards.culture}-{rows_digest(leaks, wildcards.culture)}.tsv"
+
+
+def settled_corpus(culture):
+    checkpoints.leakage.get()
+    return f"{RESULTS}/corpus/{culture}/images.npz"
+
+
+def corpus_of_culture(wildcards):
+    return settled_corpus(wildcards.culture)
+
+
+def corpus_of_a(wildcards):
+    return settled_corpus(wildcards.a)
+
+
+def corpus_of_b(wildcards):
+    return settled_corpus(wildcards.b)
+
+
+def all_corpora(wildcards=None):
+    """Every culture's corpus, in registry order."""
+    return [settled_corpus(culture) for culture in CULTURES]
 
 
 # ---- used by gan.smk
@@ -136,9 +162,9 @@ def transfer_targets():
 
 # ---- used by features.smk
 
-def heldout_corpora():
+def heldout_corpora(wildcards=None):
     """Every culture's corpus, in registry order (the extract-features CLI keeps only held-out images)."""
-    return expand(f"{RESULTS}/corpus/{{culture}}/images.npz", culture=CULTURES)
+    return all_corpora()
 
 
 def critic_feature_files():

@@ -5,7 +5,7 @@
 rule figure_corpus:
     """Example training images of every culture with its train / held-out counts."""
     input:
-        corpora=expand(f"{RESULTS}/corpus/{{culture}}/images.npz", culture=CULTURES),
+        corpora=all_corpora,
         registry=config["cultures"],
     output:
         png=report(f"{FIGURES}/corpus/examples.png", caption="../report/corpus_examples.rst", category="Corpus", subcategory="Figures"),
@@ -26,7 +26,7 @@ rule figure_corpus:
 rule figure_training:
     """One culture: real vs generated images (first GAN seed), training curves (every seed)."""
     input:
-        corpus=f"{RESULTS}/corpus/{{culture}}/images.npz",
+        corpus=corpus_of_culture,
         samples=f"{RESULTS}/gan/{{culture}}/seed{FIRST_GAN_SEED}/samples.npz",
         histories=lambda w: [f"{RESULTS}/gan/{w.culture}/seed{seed}/history.tsv" for seed in config["gan"]["seeds"]],
         registry=config["cultures"],

@@ -4,7 +4,7 @@
 rule train_gan:
     """Train one culture's GAN; resumes from results/checkpoints/gan/{culture}/seed{seed}/ if a job was killed."""
     input:
-        corpus=f"{RESULTS}/corpus/{{culture}}/images.npz",
+        corpus=corpus_of_culture,
     output:
         generator=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/generator.keras",
         discriminator=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/discriminator.keras",
@@ -38,7 +38,7 @@ rule gan_sanity:
     """KID of every culture's generator (first seed) against every culture's held-out images."""
     input:
         samples=expand(f"{RESULTS}/gan/{{culture}}/seed{GAN_SEEDS[0]}/samples.npz", culture=CULTURES),
-        corpora=expand(f"{RESULTS}/corpus/{{culture}}/images.npz", culture=CULTURES),
+        corpora=all_corpora,
     output:
         long=f"{RESULTS}/gan/sanity_kid.tsv",
         matrix=f"{RESULTS}/gan/sanity_kid_matrix.tsv",

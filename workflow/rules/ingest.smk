@@ -39,19 +39,32 @@ checkpoint leakage:
         "python -m ganstyle leakage --settings {params.settings:q} --out {output} {input.manifests} > {log} 2>&1"
 
 
+rule leakage_rows:
+    """One culture's rows of the leakage table, in a file named by their digest (see common.smk)."""
+    input:
+        ancient(f"{RESULTS}/corpus/leakage.tsv"),
+    output:
+        f"{RESULTS}/corpus/leakage/{{culture}}-{{digest}}.tsv",
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/corpus/{{culture}}-{{digest}}.leakage.log",
+    shell:
+        "python -m ganstyle leakage-rows --leakage {input:q} --culture {wildcards.culture} --out {output:q} > {log} 2>&1"
+
+
 rule corpus:
     """Final training set of one culture: leaked images dropped, train/held-out split by hash."""
     input:
         images=rules.ingest.output.images,
         manifest=rules.ingest.output.manifest,
         rejects=rules.ingest.output.rejects,
-        leakage=ancient(f"{RESULTS}/corpus/leakage.tsv"),
+        leakage=leaked_rows_file,
     output:
         images=f"{RESULTS}/corpus/{{culture}}/images.npz",
         manifest=report(f"{RESULTS}/corpus/{{culture}}/manifest.tsv", caption="../report/corpus_manifest.rst", category="Corpus", subcategory="Kept images", labels={"culture": "{culture}"}),
         rejects=report(f"{RESULTS}/corpus/{{culture}}/rejects.tsv", caption="../report/corpus_rejects.rst", category="Corpus", subcategory="Rejected files", labels={"culture": "{culture}"}),
     params:
-        leaked=leaked_digest,
         settings=settings("ingest"),
         ingested=lambda wildcards, input: os.path.dirname(input.images),
         outdir=lambda wildcards, output: os.path.dirname(output.images),
