@@ -292,20 +292,31 @@ def plot_training_curves(table: pd.DataFrame, title: str) -> object:
 # --------------------------------------------------------------------------- transfer
 
 
+TRANSFER_EXAMPLES = 3  # per cell: source images on top, their translations below
+
+
 def transfer_grid_data(pairs: Sequence[tuple[str, str]], paths: Sequence[str], display: Display, order: Sequence[str]) -> pd.DataFrame:
-    """One row per translated pair: its cell (row = source, column = target) and the grid image it shows."""
+    """One row per translation direction (both of every pair): its cell (row = source, column =
+    target) and where its examples are (``examples.npz`` of the pair, ``source_a``/``a_to_b`` keys)."""
     involved = [c for c in order if any(c in pair for pair in pairs)]
     position = {c: i for i, c in enumerate(involved)}
-    table = pd.DataFrame(
-        [{"source": a, "target": b, "row": position[a], "column": position[b], "grid": str(path)} for (a, b), path in zip(pairs, paths)],
-        columns=["source", "target", "row", "column", "grid"],
-    )
+    rows = []
+    for (a, b), path in zip(pairs, paths):
+        rows.append({"source": a, "target": b, "row": position[a], "column": position[b], "examples": str(path), "source_key": "source_a", "translated_key": "a_to_b"})
+        rows.append({"source": b, "target": a, "row": position[b], "column": position[a], "examples": str(path), "source_key": "source_b", "translated_key": "b_to_a"})
+    table = pd.DataFrame(rows, columns=["source", "target", "row", "column", "examples", "source_key", "translated_key"])
     table = _with_display(_with_display(table, display, "source", "_source"), display, "target", "_target")
     return table.sort_values(["row", "column"], ignore_index=True)
 
 
-def plot_transfer_grid(table: pd.DataFrame, images: dict[str, np.ndarray]) -> object:
-    """K x K cells on one grid: the translation grid of pair (source, target) in row source, column target."""
+def transfer_cell(examples: dict[str, np.ndarray], source_key: str, translated_key: str, count: int = TRANSFER_EXAMPLES) -> np.ndarray:
+    """Source images (top row) over their translations (bottom row), as one image."""
+    source, translated = examples[source_key][:count], examples[translated_key][:count]
+    return tile(np.concatenate([source, translated]), len(source), gap=3, fill=GAP_GREY)
+
+
+def plot_transfer_grid(table: pd.DataFrame, cells: dict[int, np.ndarray]) -> object:
+    """K x K cells: in row source, column target, held-out source images over their translation."""
     import matplotlib.pyplot as plt
 
     names = {**dict(zip(table["row"], table["label_source"])), **dict(zip(table["column"], table["label_target"]))}
@@ -313,7 +324,7 @@ def plot_transfer_grid(table: pd.DataFrame, images: dict[str, np.ndarray]) -> ob
     width = style.DOUBLE_COLUMN if k > 3 else style.SINGLE_COLUMN
     left, top, gap = 0.95, 0.45, 0.06  # inches: row labels, column labels, between cells
     cell_w = (width - left) / k - gap
-    aspect = max((image.shape[0] / image.shape[1] for image in images.values()), default=1.0)
+    aspect = max((image.shape[0] / image.shape[1] for image in cells.values()), default=1.0)
     cell_h = cell_w * aspect
     height = top + k * (cell_h + gap) + 0.05
     fig = plt.figure(figsize=(width, height))
@@ -331,10 +342,10 @@ def plot_transfer_grid(table: pd.DataFrame, images: dict[str, np.ndarray]) -> ob
                 fig.text((x0 - 0.06) / width, (y0 + cell_h / 2) / height, names[i], ha="right", va="center")
             if i == 0:
                 fig.text((x0 + cell_w / 2) / width, (height - top + 0.04) / height, names[j], ha="center", va="bottom")
-            cell = table[(table["row"] == i) & (table["column"] == j)]
+            cell = table.index[(table["row"] == i) & (table["column"] == j)]
             if len(cell):
-                _show_image(ax, images[cell["grid"].iloc[0]], frame=True)
-    fig.text((left + (width - left) / 2) / width, (height - 0.02) / height, "target culture", ha="center", va="top", fontweight="bold")
+                _show_image(ax, cells[cell[0]], frame=True)
+    fig.text((left + (width - left) / 2) / width, (height - 0.02) / height, "target culture (each cell: held-out source images, their translation below)", ha="center", va="top", fontweight="bold")
     fig.text(0.02 / width, (height - top) / 2 / height, "source culture", ha="left", va="center", rotation=90, fontweight="bold")
     return fig
 
@@ -1040,17 +1051,24 @@ def draw_training(args, settings: dict, display: Display) -> None:
 
 
 def draw_transfer(args, settings: dict, display: Display) -> None:
-    if len(args.pairs) != len(args.grids):
-        raise UserError("--pairs and --grids must list the same number of entries")
+    if len(args.pairs) != len(args.examples):
+        raise UserError("--pairs and --examples must list the same number of entries")
     pairs = []
     for pair in args.pairs:
         if pair.count("__") != 1:
-            raise UserError(f"--pairs: '{pair}' is not of the form source__target (config key transfer.pairs)")
+            raise UserError(f"--pairs: '{pair}' is not of the form a__b (config key transfer.pairs)")
         pairs.append(tuple(pair.split("__")))
     order = [c for c in display.info.index if any(c in p for p in pairs)] + sorted({c for p in pairs for c in p} - set(display.info.index))
-    table = transfer_grid_data(pairs, args.grids, display_of_missing(display, order), order)
-    images = {path: load_image(path) for path in table["grid"]}
-    _save(plot_transfer_grid(table, images), args.out, table, settings)
+    table = transfer_grid_data(pairs, args.examples, display_of_missing(display, order), order)
+    examples = {}
+    for path in dict.fromkeys(table["examples"]):
+        with np.load(path) as arrays:
+            examples[path] = {key: arrays[key] for key in arrays.files}
+        missing = {"source_a", "a_to_b", "source_b", "b_to_a"} - set(examples[path])
+        if missing:
+            raise UserError(f"{path}: missing array(s) {', '.join(sorted(missing))} (re-run train_transfer)")
+    cells = {i: transfer_cell(examples[row.examples], row.source_key, row.translated_key) for i, row in table.iterrows()}
+    _save(plot_transfer_grid(table, cells), args.out, table, settings)
 
 
 def display_of_missing(display: Display, cultures: Sequence[str]) -> Display:
@@ -1230,8 +1248,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out-curves", required=True, help="output path without suffix")
 
     sub = family("transfer", "source x target grid of example translations")
-    sub.add_argument("--pairs", nargs="+", required=True, help="source__target pairs")
-    sub.add_argument("--grids", nargs="+", required=True, help="results/transfer/{pair}/grid.png, one per pair")
+    sub.add_argument("--pairs", nargs="+", required=True, help="a__b pairs (both directions are shown)")
+    sub.add_argument("--examples", nargs="+", required=True, help="results/transfer/{pair}/examples.npz, one per pair")
 
     for name, help in (("heatmaps", "clustered heatmap of every distance measure"), ("critic-auc", "the asymmetric critic AUC matrix")):
         sub = family(name, help, "output folder" if name == "heatmaps" else "output path without suffix")

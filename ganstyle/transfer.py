@@ -342,6 +342,8 @@ def train_transfer(a: str, b: str, corpus_a: Path, corpus_b: Path, critic_a: Pat
         (f"{label_b}\n(held-out)", held_b[:k]), (f"{label_b} → {label_a}", b_to_a[:k]), (f"back to {label_b}\n(cycle)", b_cycled[:k]),
     ], f"CycleGAN {label_a} ↔ {label_b}, held-out images, {settings['steps']} steps")
     io.save_figure(fig, out / "grid.png", dpi=150)
+    # the same examples as arrays, for the source x target figure of the figures stage
+    io.write_npz(out / "examples.npz", source_a=held_a[:k], a_to_b=a_to_b[:k], source_b=held_b[:k], b_to_a=b_to_a[:k])
 
     log.info("translated held-out images; computing measures")
     n_boot = settings["n_boot"]

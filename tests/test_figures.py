@@ -48,11 +48,11 @@ def build_results(
             pd.DataFrame(
                 {"step": steps, "d_loss": 2 * np.exp(-steps / 300) + 0.5, "g_loss": 0.4 + steps / 1000, "d_real": 0.8 - steps / 2000, "d_fake": -0.9 + steps / 3000, "r1": 0.0, "images_per_s": 500.0, "elapsed_s": steps / 10}
             ).to_csv(gan / "history.tsv", sep="\t", index=False)
-    # transfer grids as the transfer stage writes them (one PNG per pair)
+    # transfer examples as the transfer stage writes them (one examples.npz per pair)
     for pair in transfer_pairs:
         folder = root / "results" / "transfer" / pair
         folder.mkdir(parents=True)
-        Image.fromarray(rng.integers(0, 256, size=(34, 66), dtype=np.uint8)).save(folder / "grid.png")
+        np.savez(folder / "examples.npz", **{key: rng.integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8) for key in ("source_a", "a_to_b", "source_b", "b_to_a")})
 
     # features with planted groups -> similarity -> cluster -> stats
     centres = {g: 4.0 * rng.normal(size=10) for g in dict.fromkeys(groups)}
@@ -93,7 +93,7 @@ def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
     sim, cl, st = r / "similarity", r / "clustering", r / "stats"
     calls = [
         ["corpus", "--cultures", *cultures, "--corpora", *[str(r / "corpus" / c / "images.npz") for c in cultures], "--out", str(out / "corpus" / "examples")],
-        ["transfer", "--pairs", *built["pairs"], "--grids", *[str(r / "transfer" / p / "grid.png") for p in built["pairs"]], "--out", str(out / "transfer" / "translations")],
+        ["transfer", "--pairs", *built["pairs"], "--examples", *[str(r / "transfer" / p / "examples.npz") for p in built["pairs"]], "--out", str(out / "transfer" / "translations")],
         ["heatmaps", "--similarity", str(sim / "similarity.tsv"), "--distances", str(sim / "distances.npz"), "--linkage", str(cl / "linkage.tsv"), "--measures", str(sim / "measures.tsv"), "--out", str(out / "heatmaps")],
         ["critic-auc", "--similarity", str(sim / "similarity.tsv"), "--distances", str(sim / "distances.npz"), "--linkage", str(cl / "linkage.tsv"), "--out", str(out / "critic_auc")],
         ["dendrograms", "--linkage", str(cl / "linkage.tsv"), "--distances", str(sim / "distances.npz"), "--out", str(out / "dendrograms")],
@@ -171,11 +171,24 @@ def test_training_figures_hold_the_samples_and_histories(drawn):
 def test_transfer_grid_places_each_pair_in_its_cell(drawn):
     built, out = drawn
     table = assert_figure(out / "transfer" / "translations")
-    assert sorted(table["source"] + "__" + table["target"]) == sorted(built["pairs"])
+    # both directions of every pair
+    both = built["pairs"] + ["__".join(reversed(p.split("__"))) for p in built["pairs"]]
+    assert sorted(table["source"] + "__" + table["target"]) == sorted(both)
     # cultures in registry order: latin, greek, arabic
     cell = table.set_index(["source", "target"])
     assert tuple(cell.loc[("latin", "greek"), ["row", "column"]]) == (0, 1)
+    assert tuple(cell.loc[("greek", "latin"), ["row", "column"]]) == (1, 0)
     assert tuple(cell.loc[("greek", "arabic"), ["row", "column"]]) == (1, 2)
+    assert tuple(cell.loc[("greek", "arabic"), ["source_key", "translated_key"]]) == ("source_a", "a_to_b")
+    assert tuple(cell.loc[("arabic", "greek"), ["source_key", "translated_key"]]) == ("source_b", "b_to_a")
+
+
+def test_transfer_cell_puts_translations_under_their_sources():
+    source = np.full((3, 4, 4, 1), 10, np.uint8)
+    translated = np.full((3, 4, 4, 1), 250, np.uint8)
+    cell = figures.transfer_cell({"source_a": source, "a_to_b": translated}, "source_a", "a_to_b")
+    assert cell.shape == (4 + 3 + 4, 3 * 4 + 2 * 3, 1)
+    assert (cell[:4, :4] == 10).all() and (cell[-4:, :4] == 250).all()
 
 
 def _similarity(built):

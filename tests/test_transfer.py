@@ -193,8 +193,11 @@ def _argv(inputs, out, checkpoints, **overrides):
 def test_train_transfer_end_to_end_on_a_tiny_pair(tmp_path, pair_inputs):
     out, checkpoints = tmp_path / "out", tmp_path / "ckpt"
     assert transfer.main(_argv(pair_inputs, out, checkpoints), stage="train-transfer") == 0
-    for name in ("G_ab.keras", "G_ba.keras", "grid.png", "metrics.tsv", "history.tsv"):
+    for name in ("G_ab.keras", "G_ba.keras", "grid.png", "metrics.tsv", "history.tsv", "examples.npz"):
         assert (out / name).is_file(), name
+    with np.load(out / "examples.npz") as examples:
+        assert examples["source_a"].shape == examples["a_to_b"].shape and examples["source_b"].shape == examples["b_to_a"].shape
+        assert examples["a_to_b"].dtype == np.uint8
     metrics = pd.read_csv(out / "metrics.tsv", sep="\t")
     assert list(zip(metrics.source, metrics.target)) == [("horiz", "vert"), ("vert", "horiz")]
     assert (metrics[["n_source", "n_target"]] == 4).all().all()

@@ -53,7 +53,7 @@ rule figure_training:
 rule figure_transfer:
     """Source x target grid of example translations (only with transfer pairs configured)."""
     input:
-        grids=[f"{RESULTS}/transfer/{pair}/grid.png" for pair in figure_transfer_pairs()],
+        examples=[f"{RESULTS}/transfer/{pair}/examples.npz" for pair in figure_transfer_pairs()],
         registry=config["cultures"],
     output:
         png=report(f"{FIGURES}/transfer/translations.png", caption="../report/transfer_grid.rst", category="Transfer"),
@@ -68,7 +68,7 @@ rule figure_transfer:
         f"{LOGS}/figures/transfer.log",
     shell:
         figure_command("transfer")
-        + " --pairs {params.pairs} --grids {input.grids:q} --out {params.stem:q} > {log} 2>&1"
+        + " --pairs {params.pairs} --examples {input.examples:q} --out {params.stem:q} > {log} 2>&1"
 
 
 rule figure_heatmaps:

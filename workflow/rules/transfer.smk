@@ -13,6 +13,7 @@ rule train_transfer:
         G_ba=f"{RESULTS}/transfer/{{a}}__{{b}}/G_ba.keras",
         grid=report(f"{RESULTS}/transfer/{{a}}__{{b}}/grid.png", category="Transfer", subcategory="Translation grids", labels={"pair": "{a}__{b}"}),
         metrics=f"{RESULTS}/transfer/{{a}}__{{b}}/metrics.tsv",
+        examples=f"{RESULTS}/transfer/{{a}}__{{b}}/examples.npz",
         history=f"{RESULTS}/transfer/{{a}}__{{b}}/history.tsv",
     wildcard_constraints:
         a=_CULTURE_PATTERN,
