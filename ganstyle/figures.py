@@ -322,8 +322,8 @@ def plot_transfer_grid(table: pd.DataFrame, cells: dict[int, np.ndarray]) -> obj
     names = {**dict(zip(table["row"], table["label_source"])), **dict(zip(table["column"], table["label_target"]))}
     k = max(names) + 1
     width = style.DOUBLE_COLUMN if k > 3 else style.SINGLE_COLUMN
-    left, top, gap = 0.95, 0.45, 0.06  # inches: row labels, column labels, between cells
-    cell_w = (width - left) / k - gap
+    left, top, gap, right = 0.95, 0.45, 0.06, 0.05  # inches: row labels, column labels, between cells, margin
+    cell_w = (width - left - right) / k - gap
     aspect = max((image.shape[0] / image.shape[1] for image in cells.values()), default=1.0)
     cell_h = cell_w * aspect
     height = top + k * (cell_h + gap) + 0.05
@@ -554,7 +554,9 @@ def plot_dendrogram(table: pd.DataFrame, title: str, palette: dict[str, str], he
     ax.spines["right"].set_visible(False)
     # dendrogram draws height increasing to the left for orientation 'left'
     ax.set_xlabel(height_label)
-    ax.set_xlim(left=float(merges["height"].max()) * 1.04 if len(merges) else 1.0, right=0.0)
+    top = float(merges["height"].max()) if len(merges) else 1.0
+    # a gutter right of height 0: support labels of merges near 0 stay clear of the group marks
+    ax.set_xlim(left=top * 1.04, right=-0.07 * top)
     by_rank = [leaves.iloc[i] for i in drawn["leaves"]]
     for rank, leaf in enumerate(by_rank):
         ax.plot([1.0], [10.0 * rank + 5.0], marker="s", markersize=4, color=palette[leaf["group"]], transform=ax.get_yaxis_transform(), clip_on=False)
