@@ -35,7 +35,7 @@ include: "workflow/rules/figures.smk"
 
 rule all:
     input:
-        corpus_targets,
+        all_corpora,
         gan_targets(),
         transfer_targets(),
         analysis_targets(),

@@ -1062,11 +1062,12 @@ def draw_transfer(args, settings: dict, display: Display) -> None:
         pairs.append(tuple(pair.split("__")))
     order = [c for c in display.info.index if any(c in p for p in pairs)] + sorted({c for p in pairs for c in p} - set(display.info.index))
     table = transfer_grid_data(pairs, args.examples, display_of_missing(display, order), order)
+    needed = set(table["source_key"]) | set(table["translated_key"])
     examples = {}
     for path in dict.fromkeys(table["examples"]):
         with np.load(path) as arrays:
             examples[path] = {key: arrays[key] for key in arrays.files}
-        missing = {"source_a", "a_to_b", "source_b", "b_to_a"} - set(examples[path])
+        missing = needed - set(examples[path])
         if missing:
             raise UserError(f"{path}: missing array(s) {', '.join(sorted(missing))} (re-run train_transfer)")
     cells = {i: transfer_cell(examples[row.examples], row.source_key, row.translated_key) for i, row in table.iterrows()}

@@ -11,6 +11,7 @@ leakage.tsv, one from each side.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 from pathlib import Path
 
@@ -89,8 +90,6 @@ def culture_rows(leaks: pd.DataFrame, culture: str) -> pd.DataFrame:
 def rows_digest(leaks: pd.DataFrame, culture: str) -> str:
     """16 hex digits that change exactly when the culture's rows change (the workflow names
     the culture's rows file by it, so that only a change re-runs that culture's corpus)."""
-    import hashlib
-
     text = culture_rows(leaks, culture).to_csv(sep="\t", index=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

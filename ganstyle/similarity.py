@@ -150,7 +150,7 @@ def joint_space(blocks: Sequence[np.ndarray], n_components: int) -> tuple[np.nda
     # (x.y / d + 1)^3 assumes features of that scale (12 standardised 256-wide critics
     # side by side otherwise give KIDs ~1e6, driven by the cubic term alone).
     # Distances change by one factor, so FD rankings, clusterings and Mantel r do not.
-    total = float((embedding.var(axis=0)).sum())
+    total = float(embedding.var(axis=0).sum())
     if total > 0:
         embedding = embedding * np.sqrt(d / total)
     return embedding, float(pca.explained_variance_ratio_.sum())

@@ -66,10 +66,6 @@ def source_fingerprint(wildcards):
     return digest.hexdigest()[:16]
 
 
-def corpus_targets(wildcards=None):
-    return all_corpora()
-
-
 # Why the corpus depends on the leakage check the way it does.  leakage.tsv is a
 # checkpoint: adding a culture re-runs it, but an existing culture's corpus must be
 # rebuilt only when its own rows change.  So the corpus job's input is a file of the
@@ -105,7 +101,7 @@ def corpus_of_b(wildcards):
 
 
 def all_corpora(wildcards=None):
-    """Every culture's corpus, in registry order."""
+    """Every culture's corpus, in registry order (readers of held-out images select them themselves)."""
     return [settled_corpus(culture) for culture in CULTURES]
 
 
@@ -161,11 +157,6 @@ def transfer_targets():
 
 
 # ---- used by features.smk
-
-def heldout_corpora(wildcards=None):
-    """Every culture's corpus, in registry order (the extract-features CLI keeps only held-out images)."""
-    return all_corpora()
-
 
 def critic_feature_files():
     """Every culture's critic features, for every GAN seed."""

@@ -5,7 +5,7 @@ rule extract_features:
     """Penultimate features and logits of one culture's critic (one GAN seed) on all held-out images."""
     input:
         critic=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/discriminator.keras",
-        corpora=heldout_corpora,
+        corpora=all_corpora,
     output:
         f"{RESULTS}/features/critic_{{culture}}/seed{{seed}}.npz",
     params:
@@ -23,7 +23,7 @@ rule extract_features:
 rule reference_features:
     """Non-GAN reference features of all held-out images: the baseline space."""
     input:
-        corpora=heldout_corpora,
+        corpora=all_corpora,
     output:
         f"{RESULTS}/features/reference.npz",
     params:
