@@ -17,7 +17,7 @@ Filter bank (8 filters of 5 x 5 per scale)
       natural textures nearly as well as trained VGG features (Ustyuzhaninov
       et al., ICLR 2017).  Their values are uniform numbers from SHA-256 of
       ``"ref-v1/random-filter/<i>/<j>"``, not from a library RNG, so no numpy
-      version can change them.
+      version can change them (ref-v2 keeps the filters of ref-v1).
     * 4 oriented first-derivative-of-Gaussian edge filters (sigma = 1 px;
       0, 45, 90, 135 degrees), full-wave rectified (absolute value): oriented
       edge energy regardless of polarity, the core of the Portilla-Simoncelli
@@ -30,9 +30,21 @@ Statistics per scale (44 = 8 + 8 + 28)
     2015 style statistics).  Standard deviations are regularised by one grey
     level (eps = (1/255)^2 in the variances), so channels that are flat up to
     quantisation noise get correlation ~0 instead of amplified noise.
-Intensity statistics (8)
-    mean, standard deviation and skewness of Y, and its 5/25/50/75/95 %
-    quantiles: the global tone curve, which filters (zero mean) ignore.
+Spatial autocorrelation (2 x 40 = 80)
+    the correlation of the centred luminance with itself shifted by every
+    offset (dy, dx) of a 9 x 9 window (half of it: the other half is the
+    same by symmetry), over the pixels both copies cover, at the first two
+    scales.  Filter statistics pool over positions and so lose how strokes
+    are arranged; the autocorrelation keeps it (stroke spacing, headlines,
+    vertical bars) - the "auto-correlation" part of Portilla and Simoncelli
+    (2000).  Added in ref-v2: with ref-v1 the real training images of
+    Gurmukhi were closer to Devanagari's held-out images than to their own.
+Intensity statistics (7)
+    mean and standard deviation of Y, and its 5/25/50/75/95 % quantiles: the
+    global tone curve, which filters (zero mean) ignore.  (ref-v1 also had
+    the skewness of Y; on text, mostly white, it ranges over -5..0 and so
+    outweighed all other features in kernel distances while saying little
+    beyond ink density, which the mean and quantiles already give.)
 Colour statistics (16, 3-channel images only)
     In the opponent space O1 = (R - G)/sqrt 2, O2 = (R + G - 2B)/sqrt 6: mean
     and std of O1 and O2, the correlations Y-O1, Y-O2, O1-O2, the std of the
@@ -40,10 +52,10 @@ Colour statistics (16, 3-channel images only)
     (each pixel shared linearly between its two nearest hue bins; bins sum to
     the mean chroma, grey pixels contribute nothing).
 
-So a 1-channel image has ``D = 3 * 44 + 8 = 140`` features and a 3-channel
-image ``D = 156``: the first 140 are defined identically (on luminance), the
-last 16 are colour.  An RGB image with R = G = B gives the grey image's 140
-features (up to rounding, ~1e-14) and zero colour features.  ``feature_names(channels)`` names
+So a 1-channel image has ``D = 3 * 44 + 80 + 7 = 219`` features and a
+3-channel image ``D = 235``: the first 219 are defined identically (on
+luminance), the last 16 are colour.  An RGB image with R = G = B gives the
+grey image's 219 features (up to rounding, ~1e-14) and zero colour features.  ``feature_names(channels)`` names
 the columns.  Features depend on the pixel scale (the pyramid is not
 resolution-normalised), so compare images of one resolution, as the corpus
 stage produces.
@@ -62,7 +74,7 @@ import hashlib
 import numpy as np
 from scipy import ndimage
 
-REFERENCE_VERSION = "ref-v1"
+REFERENCE_VERSION = "ref-v2"
 
 N_SCALES = 3
 FILTER_SIZE = 5
@@ -70,6 +82,8 @@ N_RANDOM_FILTERS = 4
 EDGE_ORIENTATIONS_DEG = (0, 45, 90, 135)
 EDGE_SIGMA = 1.0
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+AUTOCORR_RADIUS = 4
+AUTOCORR_SCALES = 2
 HUE_BINS = 8
 MIN_SIDE = 32
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
@@ -79,6 +93,10 @@ _CHUNK_BYTES = 2**28
 
 _N_CHANNELS = N_RANDOM_FILTERS + len(EDGE_ORIENTATIONS_DEG)
 _PAIRS = np.triu_indices(_N_CHANNELS, k=1)
+# half of the (2r+1) x (2r+1) window of shifts: the correlation at -d equals the one at +d
+_OFFSETS = [(0, dx) for dx in range(1, AUTOCORR_RADIUS + 1)] + [
+    (dy, dx) for dy in range(1, AUTOCORR_RADIUS + 1) for dx in range(-AUTOCORR_RADIUS, AUTOCORR_RADIUS + 1)
+]
 
 
 def _hash_uniform(label: str, count: int) -> np.ndarray:
@@ -102,7 +120,7 @@ def filter_bank() -> np.ndarray:
     """The (FILTER_SIZE**2, 8) filter matrix: 4 random filters, then 4 oriented edge filters."""
     size = FILTER_SIZE
     random_filters = [
-        _zero_mean_unit_norm(2.0 * _hash_uniform(f"{REFERENCE_VERSION}/random-filter/{i}", size * size) - 1.0)
+        _zero_mean_unit_norm(2.0 * _hash_uniform(f"ref-v1/random-filter/{i}", size * size) - 1.0)
         for i in range(N_RANDOM_FILTERS)
     ]
     offsets = np.arange(size) - size // 2
@@ -128,7 +146,8 @@ def feature_names(channels: int) -> list[str]:
         names += [f"s{scale}_{f}_mean" for f in filters]
         names += [f"s{scale}_{f}_std" for f in filters]
         names += [f"s{scale}_corr_{filters[i]}_{filters[j]}" for i, j in zip(*_PAIRS)]
-    names += ["luma_mean", "luma_std", "luma_skew"] + [f"luma_q{round(q * 100):02d}" for q in QUANTILES]
+    names += [f"s{scale}_autocorr_dy{dy}_dx{dx:+d}" for scale in range(AUTOCORR_SCALES) for dy, dx in _OFFSETS]
+    names += ["luma_mean", "luma_std"] + [f"luma_q{round(q * 100):02d}" for q in QUANTILES]
     if channels == 3:
         names += ["o1_mean", "o2_mean", "o1_std", "o2_std", "corr_luma_o1", "corr_luma_o2", "corr_o1_o2", "chroma_std"]
         names += [f"hue{round(360 * k / HUE_BINS)}" for k in range(HUE_BINS)]
@@ -171,6 +190,20 @@ def _channel_statistics(responses: np.ndarray) -> np.ndarray:
     return np.concatenate([mean, np.sqrt(var), corr[:, _PAIRS[0], _PAIRS[1]]], axis=1)
 
 
+def _autocorrelation(images: np.ndarray) -> np.ndarray:
+    """(B, 40): correlation of each centred (B, H, W) image with itself shifted by each of _OFFSETS."""
+    centred = images - images.mean(axis=(1, 2), keepdims=True)
+    variance = (centred * centred).mean(axis=(1, 2)) + VARIANCE_EPS
+    height, width = images.shape[1:]
+    values = []
+    for dy, dx in _OFFSETS:
+        # the overlap of the image and its shifted copy: no padding invents structure at the borders
+        shifted = centred[:, dy:, max(dx, 0) : width + min(dx, 0)]
+        base = centred[:, : height - dy, max(-dx, 0) : width - max(dx, 0)]
+        values.append((shifted * base).mean(axis=(1, 2)) / variance)
+    return np.stack(values, axis=1)
+
+
 def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-row correlation of (B, P) arrays, regularised by VARIANCE_EPS."""
     a = a - a.mean(axis=1, keepdims=True)
@@ -179,14 +212,10 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _intensity_statistics(luma: np.ndarray) -> np.ndarray:
-    """(B, 8): mean, std, skewness and quantiles of the luminance of each image."""
+    """(B, 7): mean, std and quantiles of the luminance of each image."""
     flat = luma.reshape(len(luma), -1)
-    mean = flat.mean(axis=1)
-    centred = flat - mean[:, None]
-    var = (centred**2).mean(axis=1)
-    skew = (centred**3).mean(axis=1) / (var + VARIANCE_EPS) ** 1.5
     quantiles = np.quantile(flat, QUANTILES, axis=1).T
-    return np.column_stack([mean, np.sqrt(var), skew, quantiles])
+    return np.column_stack([flat.mean(axis=1), flat.std(axis=1), quantiles])
 
 
 def _colour_statistics(rgb: np.ndarray, luma: np.ndarray) -> np.ndarray:
@@ -227,12 +256,11 @@ def _features_of_chunk(images: np.ndarray) -> np.ndarray:
         luma = sum(weight * pixels[..., c] for c, weight in enumerate(LUMA_WEIGHTS))  # elementwise: exact per pixel
     else:
         luma = pixels[..., 0]
-    parts = []
-    level = luma
-    for scale in range(N_SCALES):
-        if scale:
-            level = _blur_downsample(level)
-        parts.append(_channel_statistics(_rectified_responses(level)))
+    levels = [luma]
+    for _ in range(1, N_SCALES):
+        levels.append(_blur_downsample(levels[-1]))
+    parts = [_channel_statistics(_rectified_responses(level)) for level in levels]
+    parts += [_autocorrelation(level) for level in levels[:AUTOCORR_SCALES]]
     parts.append(_intensity_statistics(luma))
     if pixels.shape[-1] == 3:
         parts.append(_colour_statistics(pixels, luma))
@@ -253,7 +281,7 @@ def _check_images(images) -> np.ndarray:
 
 
 def reference_features(images_uint8, batch_size: int = 256, progress: bool = False) -> np.ndarray:
-    """(N, D) float64 reference features of uint8 images (N, H, W, C), C = 1 (D = 140) or 3 (D = 156).
+    """(N, D) float64 reference features of uint8 images (N, H, W, C), C = 1 (D = 219) or 3 (D = 235).
 
     ``batch_size`` only bounds how many images are processed at once (it is
     lowered further for large images to keep memory near 256 MB); the
