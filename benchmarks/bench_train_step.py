@@ -16,8 +16,9 @@ both alike; the median over repetitions is reported.
   batches, Keras BinaryCrossentropy(from_logits=True); no XLA.
 - ganstyle: ``ganstyle.gan.GANTask`` driven by ``ganstyle.training`` as the
   train-gan stage runs it: uint8 batches from a prefetching, step-indexed
-  ``tf.data`` pipeline, float conversion in the step, one discriminator
-  pass over [real; fake], checkpointable RNGs, the EMA update, and many steps per
+  ``tf.data`` pipeline, float conversion in the step, the discriminator
+  called separately on real and fake batches (as in the reference),
+  checkpointable RNGs, XLA-fused Adam and EMA updates, and many steps per
   ``tf.function`` call (a graph loop, no Python between steps).
 
 Achieved GFLOP/s counts the same nominal work for both: 2 x multiply-adds of
