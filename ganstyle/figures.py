@@ -302,8 +302,9 @@ def transfer_grid_data(pairs: Sequence[tuple[str, str]], paths: Sequence[str], d
     position = {c: i for i, c in enumerate(involved)}
     rows = []
     for (a, b), path in zip(pairs, paths):
-        rows.append({"source": a, "target": b, "row": position[a], "column": position[b], "examples": str(path), "source_key": "source_a", "translated_key": "a_to_b"})
-        rows.append({"source": b, "target": a, "row": position[b], "column": position[a], "examples": str(path), "source_key": "source_b", "translated_key": "b_to_a"})
+        for source, target, source_key, translated_key in [(a, b, "source_a", "a_to_b"), (b, a, "source_b", "b_to_a")]:
+            rows.append({"source": source, "target": target, "row": position[source], "column": position[target],
+                         "examples": str(path), "source_key": source_key, "translated_key": translated_key})
     table = pd.DataFrame(rows, columns=["source", "target", "row", "column", "examples", "source_key", "translated_key"])
     table = _with_display(_with_display(table, display, "source", "_source"), display, "target", "_target")
     return table.sort_values(["row", "column"], ignore_index=True)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ganstyle import io
 from ganstyle.config import add_settings_arguments, section
+from ganstyle.corpus import load_splits
 from ganstyle.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -344,12 +345,6 @@ def _fingerprint(settings: dict, culture: str, seed: int, train_images: np.ndarr
     return digest.hexdigest()[:32]
 
 
-def load_splits(corpus_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from ganstyle.corpus import load_splits as load_corpus_splits
-
-    return load_corpus_splits(corpus_path, needs="a GAN", measures="metrics")
-
-
 def train_gan(corpus_path: Path, culture: str, seed: int, out: Path, checkpoints: Path, settings: dict, threads: int | None, progress: bool = True) -> dict:
     """Train, save every output of one (culture, seed); return metrics.json's content."""
     from ganstyle import devices
@@ -361,7 +356,7 @@ def train_gan(corpus_path: Path, culture: str, seed: int, out: Path, checkpoints
     settings = resolve_settings(settings)
     training.configure_tensorflow(threads, seed, deterministic=settings["deterministic"])
     precision = training.configure_precision(settings["mixed_precision"])
-    train_images, heldout_images = load_splits(corpus_path)
+    train_images, heldout_images = load_splits(corpus_path, needs="a GAN", measures="metrics")
     resolution, channels = train_images.shape[1], train_images.shape[3]
     if train_images.shape[1] != train_images.shape[2] or resolution not in networks.RESOLUTIONS:
         raise UserError(f"{corpus_path}: images are {train_images.shape[1]}x{train_images.shape[2]}; a GAN needs square images of {networks.RESOLUTIONS}")

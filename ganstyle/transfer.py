@@ -43,6 +43,7 @@ import pandas as pd
 
 from ganstyle import io
 from ganstyle.config import add_settings_arguments, section
+from ganstyle.corpus import load_splits
 from ganstyle.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -230,12 +231,6 @@ def _fingerprint(settings: dict, a: str, b: str, train_a: np.ndarray, train_b: n
     return digest.hexdigest()[:32]
 
 
-def load_splits(corpus_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from ganstyle.corpus import load_splits as load_corpus_splits
-
-    return load_corpus_splits(corpus_path, needs="a CycleGAN", measures="transfer measures")
-
-
 def _check_inputs(settings: dict, corpora: dict[str, tuple[np.ndarray, np.ndarray]], paths: dict[str, Path]) -> tuple[int, int]:
     from ganstyle.cyclegan import RESOLUTIONS
 
@@ -298,7 +293,7 @@ def train_transfer(a: str, b: str, corpus_a: Path, corpus_b: Path, critic_a: Pat
     precision = training.configure_precision(settings["mixed_precision"])
     _use_light_graph_optimisation()
     paths = {a: Path(corpus_a), b: Path(corpus_b)}
-    corpora = {culture: load_splits(path) for culture, path in paths.items()}
+    corpora = {culture: load_splits(path, needs="a CycleGAN", measures="transfer measures") for culture, path in paths.items()}
     resolution, channels = _check_inputs(settings, corpora, paths)
     (train_a, held_a), (train_b, held_b) = corpora[a], corpora[b]
     label_a, label_b = labels or (a, b)

@@ -88,16 +88,9 @@ def settled_corpus(culture):
     return f"{RESULTS}/corpus/{culture}/images.npz"
 
 
-def corpus_of_culture(wildcards):
-    return settled_corpus(wildcards.culture)
-
-
-def corpus_of_a(wildcards):
-    return settled_corpus(wildcards.a)
-
-
-def corpus_of_b(wildcards):
-    return settled_corpus(wildcards.b)
+def corpus_of(wildcard):
+    """Input function: the settled corpus of the culture named by ``wildcard`` (culture, a or b)."""
+    return lambda wildcards: settled_corpus(wildcards[wildcard])
 
 
 def all_corpora(wildcards=None):

@@ -26,7 +26,7 @@ rule figure_corpus:
 rule figure_training:
     """One culture: real vs generated images (first GAN seed), training curves (every seed)."""
     input:
-        corpus=corpus_of_culture,
+        corpus=corpus_of("culture"),
         samples=f"{RESULTS}/gan/{{culture}}/seed{FIRST_GAN_SEED}/samples.npz",
         histories=lambda w: [f"{RESULTS}/gan/{w.culture}/seed{seed}/history.tsv" for seed in config["gan"]["seeds"]],
         registry=config["cultures"],

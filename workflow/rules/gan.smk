@@ -4,7 +4,7 @@
 rule train_gan:
     """Train one culture's GAN; resumes from results/checkpoints/gan/{culture}/seed{seed}/ if a job was killed."""
     input:
-        corpus=corpus_of_culture,
+        corpus=corpus_of("culture"),
     output:
         generator=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/generator.keras",
         discriminator=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/discriminator.keras",

@@ -4,8 +4,8 @@
 rule train_transfer:
     """Train the CycleGAN of one pair (a < b); resumes from results/checkpoints/transfer/{a}__{b}/ if a job was killed."""
     input:
-        corpus_a=corpus_of_a,
-        corpus_b=corpus_of_b,
+        corpus_a=corpus_of("a"),
+        corpus_b=corpus_of("b"),
         critic_a=f"{RESULTS}/gan/{{a}}/seed{TRANSFER_CRITIC_SEED}/discriminator.keras",
         critic_b=f"{RESULTS}/gan/{{b}}/seed{TRANSFER_CRITIC_SEED}/discriminator.keras",
     output:
