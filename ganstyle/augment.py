@@ -1,6 +1,6 @@
 """Differentiable augmentation (DiffAugment, Zhao et al. 2020) for small-data GANs.
 
-The same random colour, translation and cutout transforms are applied to real
+The same random colour, translation (or ink-preserving circular shift) and cutout transforms are applied to real
 and generated images before the discriminator sees them, for the
 discriminator's and the generator's loss alike, so the discriminator cannot
 memorise the few training images and the generator is not pushed to produce
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-TRANSFORMS = ("color", "translation", "cutout")
+TRANSFORMS = ("color", "translation", "shift", "cutout")
 
 
 def _uniform(rng: tf.random.Generator, images, dtype=tf.float32, shape_tail=(1, 1, 1)):
@@ -46,6 +46,24 @@ def random_translation(images, rng: tf.random.Generator, ratio: float = 0.125):
     return tf.gather(shifted, cols, axis=2, batch_dims=1)
 
 
+def random_shift(images, rng: tf.random.Generator, ratio: float = 0.125):
+    """Shift each image by up to ``ratio`` of its size in x and y, wrapping around the edges.
+
+    Unlike ``random_translation`` nothing is filled in: every pixel is kept, so
+    the amount of ink and its grey levels are exactly those of the image (the
+    critics of writing systems should not learn to ignore ink density).
+    """
+    height, width = images.shape[1], images.shape[2]
+    shift_y, shift_x = int(height * ratio + 0.5), int(width * ratio + 0.5)
+    batch = tf.shape(images)[:1]
+    dy = rng.uniform_full_int(batch, tf.int32) % (2 * shift_y + 1) - shift_y
+    dx = rng.uniform_full_int(batch, tf.int32) % (2 * shift_x + 1) - shift_x
+    rows = (tf.range(height)[None, :] - dy[:, None]) % height  # (N, H) source row of each row
+    cols = (tf.range(width)[None, :] - dx[:, None]) % width
+    shifted = tf.gather(images, rows, axis=1, batch_dims=1)
+    return tf.gather(shifted, cols, axis=2, batch_dims=1)
+
+
 def random_cutout(images, rng: tf.random.Generator, ratio: float = 0.5):
     """Set one random square of side ``ratio`` x size per image to 0 (mid-grey)."""
     height, width = images.shape[1], images.shape[2]
@@ -72,6 +90,8 @@ def diff_augment(images, rng: tf.random.Generator, transforms=TRANSFORMS, transl
         images = random_color(images, rng)
     if "translation" in transforms:
         images = random_translation(images, rng, translation_ratio)
+    if "shift" in transforms:
+        images = random_shift(images, rng, translation_ratio)
     if "cutout" in transforms:
         images = random_cutout(images, rng, cutout_ratio)
     return images

@@ -47,3 +47,8 @@ def feature_matching(real_features, fake_features):
     distribution rather than one convincing mode."""
     difference = tf.reduce_mean(real_features, axis=0) - tf.reduce_mean(fake_features, axis=0)
     return tf.reduce_mean(tf.square(difference))
+
+
+def culture_cross_entropy(cultures, class_logits):
+    """Mean cross-entropy of the culture indices under the softmax of (N, K) class logits."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=cultures, logits=class_logits))

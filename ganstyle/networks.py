@@ -10,13 +10,22 @@ Two architectures, chosen with the config key ``gan.architecture``:
   follows resolution.  Kept as the baseline.
 - ``default``: the small-data recipe: the same transposed-convolution
   generator with batch normalisation, and a spectrally normalised
-  discriminator with LeakyReLU, a minibatch-stddev channel before its last
-  block and global average pooling.
+  discriminator with LeakyReLU and global average pooling (optionally a
+  minibatch-stddev channel before its last block).
+
+Both default networks are also built class-conditional (``n_classes > 1``),
+for the joint critic of all cultures: the generator takes the culture as a
+learned embedding beside the noise, the discriminator is a projection
+discriminator (Miyato & Koyama 2018), ``logit_y = psi(phi(x)) + <e_y, phi(x)>``.
 
 Every discriminator is a functional model with one float32 image input in
-[-1, 1] and two outputs ``[logit (N, 1), features (N, F)]``: ``features`` are
-the penultimate activations (the input of the last Dense layer), which later
-stages use as the culture's critic features (see ``ganstyle.critic``).
+[-1, 1] and two outputs ``[logits (N, n_classes), features (N, F)]``, which
+later stages use as the critic's logits and features (see ``ganstyle.critic``).
+For the default architecture ``features`` are multi-layer statistics: the
+mean and the standard deviation over positions of every channel of every
+block, from the full resolution down to 4x4, so that stroke density and
+weight (fine layers) count as well as layout (coarse ones).  Each is computed
+from one image alone.  The seed architecture keeps its Flatten features.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 ARCHITECTURES = ("default", "seed")
@@ -168,9 +178,11 @@ class MinibatchStddev(layers.Layer):
         if training:
             variance = ops.var(ops.cast(inputs, "float32"), axis=0)
             stddev = ops.mean(ops.sqrt(variance + 1e-8))
-            self.moving_stddev.assign(self.momentum * self.moving_stddev + (1.0 - self.momentum) * stddev)
+            # read as float32: under a mixed policy Keras autocasts variables to the compute dtype
+            moving = ops.cast(self.moving_stddev.value, "float32")
+            self.moving_stddev.assign(self.momentum * moving + (1.0 - self.momentum) * stddev)
         else:
-            stddev = ops.cast(self.moving_stddev, "float32")
+            stddev = ops.cast(self.moving_stddev.value, "float32")
         channel = ops.ones_like(inputs[..., :1]) * ops.cast(stddev, inputs.dtype)
         return ops.concatenate([inputs, channel], axis=-1)
 
@@ -179,6 +191,20 @@ class MinibatchStddev(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum}
+
+
+@keras.saving.register_keras_serializable(package="ganstyle")
+class ChannelStatistics(layers.Layer):
+    """(N, H, W, C) -> (N, 2C): each channel's mean and standard deviation over positions, in float32."""
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        mean = ops.mean(x, axis=(1, 2))
+        std = ops.sqrt(ops.maximum(ops.mean(ops.square(x), axis=(1, 2)) - ops.square(mean), 0.0) + 1e-8)
+        return ops.concatenate([mean, std], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * input_shape[-1])
 
 
 # ---------------------------------------------------------------- seed DCGAN
@@ -215,13 +241,20 @@ def seed_discriminator(resolution: int, channels: int, width: int = 64, max_widt
 # ---------------------------------------------------------------- default recipe
 
 
-def default_generator(resolution: int, channels: int, latent_dim: int = 64, width: int = 32, max_width: int = 256) -> keras.Model:
+def default_generator(resolution: int, channels: int, latent_dim: int = 64, width: int = 32, max_width: int = 256,
+                      n_classes: int = 1) -> keras.Model:
     """DCGAN-style generator: Dense to 4x4, stride-2 transposed convolutions with
-    batch norm and ReLU, a 3x3 convolution to the image, tanh."""
+    batch norm and ReLU, a 3x3 convolution to the image, tanh.  With
+    ``n_classes > 1`` its inputs are ``[noise, culture index]``, the culture
+    entering as a learned embedding of the noise's size beside the noise."""
     n_up = num_upsamplings(resolution)
     widths = _widths(width, max_width, n_up + 1)  # 4x4 ... resolution
     z = keras.Input((latent_dim,), name="noise")
-    x = layers.Dense(4 * 4 * widths[0], use_bias=False)(z)
+    inputs, x = z, z
+    if n_classes > 1:
+        culture = keras.Input((), dtype="int32", name="culture")
+        inputs, x = [z, culture], layers.Concatenate()([z, layers.Embedding(n_classes, latent_dim)(culture)])
+    x = layers.Dense(4 * 4 * widths[0], use_bias=False)(x)
     x = layers.Reshape((4, 4, widths[0]))(x)
     x = layers.ReLU()(layers.BatchNormalization()(x))
     for w in widths[1:]:
@@ -229,27 +262,47 @@ def default_generator(resolution: int, channels: int, latent_dim: int = 64, widt
         x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.Conv2D(channels, 3, padding="same")(x)
     image = layers.Activation("tanh", dtype="float32")(x)
-    return keras.Model(z, image, name="generator")
+    return keras.Model(inputs, image, name="generator")
 
 
 def default_discriminator(resolution: int, channels: int, width: int = 32, max_width: int = 256, seed: int = 0,
-                          minibatch_stddev: bool = True) -> keras.Model:
+                          minibatch_stddev: bool = False, n_classes: int = 1, spectral_embedding: bool = True) -> keras.Model:
     """Spectrally normalised discriminator: a 3x3 stem, stride-2 4x4 convolutions
-    with LeakyReLU down to 4x4 (the last one also sees the minibatch standard
-    deviation), global average pooling (the critic features), one logit."""
+    with LeakyReLU down to 4x4 (the last one optionally also sees the minibatch
+    standard deviation), global average pooling ``phi``, one logit ``psi(phi)``;
+    with ``n_classes > 1`` plus the projection ``<e_y, phi>`` for every class y.
+    Features: channel means and standard deviations of every block."""
     n_down = num_upsamplings(resolution)
     widths = _widths(width, max_width, n_down + 1)[::-1]  # finest ... 4x4
     image = keras.Input((resolution, resolution, channels), name="image")
-    x = SpectralConv2D(widths[0], 3, padding="same", spectral_seed=seed)(image)
-    x = layers.LeakyReLU(0.2)(x)
+    x = layers.LeakyReLU(0.2)(SpectralConv2D(widths[0], 3, padding="same", spectral_seed=seed)(image))
+    statistics = [ChannelStatistics()(x)]
     for i, w in enumerate(widths[1:], start=1):
         if minibatch_stddev and i == len(widths) - 1:
             x = MinibatchStddev()(x)
-        x = SpectralConv2D(w, 4, strides=2, padding="same", spectral_seed=seed + i)(x)
-        x = layers.LeakyReLU(0.2)(x)
-    features = layers.GlobalAveragePooling2D(dtype="float32", name="critic_features")(x)
-    logit = SpectralDense(1, dtype="float32", spectral_seed=seed + 100, name="logit")(features)
-    return keras.Model(image, [logit, features], name="discriminator")
+        x = layers.LeakyReLU(0.2)(SpectralConv2D(w, 4, strides=2, padding="same", spectral_seed=seed + i)(x))
+        statistics.append(ChannelStatistics()(x))
+    phi = layers.GlobalAveragePooling2D(dtype="float32")(x)
+    logits = SpectralDense(1, dtype="float32", spectral_seed=seed + 100, name="logit")(phi)
+    if n_classes > 1:
+        # the rows e_y of this layer's kernel are the culture embeddings
+        if spectral_embedding:
+            projection = SpectralDense(n_classes, use_bias=False, dtype="float32", spectral_seed=seed + 101, name="class_embedding")(phi)
+        else:
+            projection = layers.Dense(n_classes, use_bias=False, dtype="float32", name="class_embedding")(phi)
+        logits = layers.Add(dtype="float32", name="logits")([logits, projection])
+    features = layers.Concatenate(dtype="float32", name="critic_features")(statistics)
+    return keras.Model(image, [logits, features], name="discriminator")
+
+
+def class_embeddings(discriminator: keras.Model) -> np.ndarray | None:
+    """(n_classes, F) culture embeddings e_y of a projection discriminator (spectrally normalised), or None."""
+    try:
+        layer = discriminator.get_layer("class_embedding")
+    except ValueError:
+        return None
+    kernel = layer.normalized_kernel(False) if isinstance(layer, SpectralDense) else layer.kernel
+    return np.asarray(kernel).T
 
 
 def forward_flops(model: keras.Model) -> int:
@@ -271,13 +324,16 @@ def forward_flops(model: keras.Model) -> int:
     return int(total)
 
 
-def build_models(settings: dict, resolution: int, channels: int) -> tuple[keras.Model, keras.Model]:
-    """(generator, discriminator) for the ``gan`` config section."""
+def build_models(settings: dict, resolution: int, channels: int, n_classes: int = 1) -> tuple[keras.Model, keras.Model]:
+    """(generator, discriminator) for the ``gan`` config section; ``n_classes > 1``: class-conditional (default architecture)."""
     arch = settings["architecture"]
     latent, gw, dw, mw = settings["latent_dim"], settings["g_width"], settings["d_width"], settings["max_width"]
     if arch == "seed":
+        if n_classes > 1:
+            raise ValueError("the seed architecture has no class-conditional form")
         return seed_generator(resolution, channels, latent, gw, mw), seed_discriminator(resolution, channels, dw, mw)
     if arch == "default":
-        return (default_generator(resolution, channels, latent, gw, mw),
-                default_discriminator(resolution, channels, dw, mw, minibatch_stddev=settings.get("minibatch_stddev", True)))
+        return (default_generator(resolution, channels, latent, gw, mw, n_classes),
+                default_discriminator(resolution, channels, dw, mw, minibatch_stddev=settings.get("minibatch_stddev", False), n_classes=n_classes,
+                                      spectral_embedding=settings.get("spectral_embedding", True)))
     raise ValueError(f"unknown architecture {arch!r}; expected one of {ARCHITECTURES}")

@@ -94,3 +94,14 @@ def test_runs_inside_tf_function_and_xla():
     assert plain.shape == images.shape
     compiled = tf.function(lambda x: augment.diff_augment(x, rng), jit_compile=True)(images)
     assert compiled.shape == images.shape
+
+
+def test_shift_keeps_every_pixel_and_moves_by_at_most_the_ratio():
+    images = _images(n=32)
+    out = augment.random_shift(images, _rng(), ratio=0.125).numpy()
+    for before, after in zip(images.numpy(), out):
+        # a permutation of the pixels: the same grey levels, so the same amount of ink
+        np.testing.assert_array_equal(np.sort(before.ravel()), np.sort(after.ravel()))
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if np.array_equal(np.roll(before, (dy, dx), axis=(0, 1)), after)]
+        assert matches
+    assert not np.allclose(out, images.numpy())
