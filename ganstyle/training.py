@@ -74,12 +74,55 @@ def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def configure_precision(mixed_on_gpu: bool = True) -> str:
-    """Mixed float16 only when a GPU is present (on CPU it is slower and changes
-    numerics); returns the Keras dtype policy name in force."""
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16 in /proc/cpuinfo's flags)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def precision_policy(setting, gpu: bool, native_bf16: bool, gpu_bf16: bool = False) -> str:
+    """Keras dtype policy for ``mixed_precision`` = auto | true | false.
+
+    auto: mixed precision where the hardware has it (mixed_bfloat16 on a CPU with
+    native bf16, mixed_float16 on a GPU, mixed_bfloat16 on one that computes
+    bf16), else float32.  true: mixed even where bf16 is only emulated.
+    """
+    if setting is False or setting == "false":
+        return "float32"
+    if gpu:
+        return "mixed_bfloat16" if gpu_bf16 else "mixed_float16"
+    if setting is True or setting == "true" or native_bf16:
+        return "mixed_bfloat16"
+    return "float32"
+
+
+def _gpu_has_bf16() -> bool:
+    try:
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+    except (IndexError, ValueError, RuntimeError):
+        return False
+    return tuple(details.get("compute_capability") or (0, 0)) >= (8, 0)
+
+
+def configure_precision(setting="auto") -> str:
+    """Set the Keras dtype policy for ``mixed_precision`` (see :func:`precision_policy`); returns its name.
+
+    Layers compute in the policy's dtype with float32 weights; the networks keep
+    logits, critic features and generated images float32, and losses, metrics
+    and the EMA are computed in float32.
+    """
     import keras
 
-    policy = "mixed_float16" if (mixed_on_gpu and gpu_available()) else "float32"
+    gpu = gpu_available()
+    policy = precision_policy(setting, gpu, cpu_has_native_bf16(), _gpu_has_bf16() if gpu else False)
     keras.mixed_precision.set_global_policy(policy)
     return policy
 
@@ -87,8 +130,10 @@ def configure_precision(mixed_on_gpu: bool = True) -> str:
 # ---------------------------------------------------------------- data
 
 
-def step_batches(images: np.ndarray, batch_size: int, seed: int, start_step: int, end_step: int) -> tf.data.Dataset:
-    """Batches ``start_step .. end_step - 1`` of an endless shuffled stream of ``images``.
+def step_batches(images: np.ndarray, batch_size: int, seed: int, start_step: int, end_step: int,
+                 labels: np.ndarray | None = None) -> tf.data.Dataset:
+    """Batches ``start_step .. end_step - 1`` of an endless shuffled stream of ``images``
+    (with ``labels``: of ``(images, int32 labels)`` pairs).
 
     The stream visits every image once per epoch in an order that is a
     stateless permutation of (seed, epoch), so batch ``k`` is a pure function
@@ -100,6 +145,7 @@ def step_batches(images: np.ndarray, batch_size: int, seed: int, start_step: int
     if count == 0:
         raise ValueError("no training images")
     data = tf.constant(images)
+    label_data = None if labels is None else tf.constant(np.asarray(labels, np.int32))
     max_index = tf.constant(count - 1, tf.int64)
 
     def shuffled_index(position):
@@ -113,7 +159,7 @@ def step_batches(images: np.ndarray, batch_size: int, seed: int, start_step: int
         tf.data.Dataset.range(start_step * batch_size, end_step * batch_size)
         .map(shuffled_index)
         .batch(batch_size)
-        .map(lambda index: tf.gather(data, index))
+        .map(lambda index: tf.gather(data, index) if label_data is None else (tf.gather(data, index), tf.gather(label_data, index)))
         .prefetch(tf.data.AUTOTUNE)
     )
     return dataset.with_options(options)
@@ -180,11 +226,14 @@ class Checkpointer:
                 old.unlink(missing_ok=True)
         return path
 
-    def restore(self, max_step: int | None = None) -> dict | None:
-        """Assign the newest matching checkpoint's values (at most ``max_step``); return its loop state or None."""
+    def restore(self, max_step: int | None = None, exact: bool = False) -> dict | None:
+        """Assign the newest matching checkpoint's values (at most ``max_step``; with ``exact``, only
+        ``max_step`` itself); return its loop state or None."""
         for path in reversed(self.paths()):
             if max_step is not None and _checkpoint_step(path) > max_step:
                 continue  # a longer run's state: not on the way to max_step
+            if exact and _checkpoint_step(path) != max_step:
+                continue
             try:
                 with np.load(path) as stored:
                     meta = json.loads(stored["meta"].tobytes().decode())
@@ -201,8 +250,10 @@ class Checkpointer:
                 if tuple(values[name].shape) != tuple(variable.shape):
                     raise UserError(f"{path}: variable {name} has shape {values[name].shape}, the model has {tuple(variable.shape)}")
                 variable.assign(values[name])
-            log.info("resumed from %s (step %d)", path, meta["step"])
+            log.info("%s %s (step %d)", "restored" if exact else "resumed from", path, meta["step"])
             return meta
+        if exact:
+            raise UserError(f"{self.directory}: no checkpoint of step {max_step} with these settings")
         return None
 
 
@@ -253,10 +304,12 @@ def train(
     jit_compile: bool = False,
     progress: bool = True,
     description: str = "train",
+    runner: Callable | None = None,
 ) -> pd.DataFrame:
     """Run ``task`` up to ``total_steps``, resuming from ``checkpointer`` if it has a state.
 
     ``make_dataset(start_step, end_step)`` returns the batches of those steps.
+    ``runner``: a :func:`compile_runner` of ``task`` to reuse (its trace), else one is made.
     Returns the history: one row per ``log_every`` steps with the mean of each
     metric over those steps, ``images_per_s`` and cumulative ``elapsed_s``.
     """
@@ -270,7 +323,7 @@ def train(
     if start_step >= total_steps:
         return pd.DataFrame(rows)
 
-    run = compile_runner(task, jit_compile)
+    run = runner if runner is not None else compile_runner(task, jit_compile)
     iterator = iter(make_dataset(start_step, total_steps))
     bar = tqdm(total=total_steps, initial=start_step, desc=description, file=sys.stderr, unit="step",
                disable=not progress, dynamic_ncols=True, mininterval=1.0)

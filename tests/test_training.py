@@ -190,7 +190,31 @@ def test_checkpoint_meta_is_json(tmp_path):
     assert meta["step"] == 4 and meta["fingerprint"] == "fp"
 
 
-def test_precision_is_float32_on_cpu():
-    if training.gpu_available():
-        pytest.skip("machine has a GPU")
-    assert training.configure_precision(True) == "float32"
+def test_precision_policy_follows_the_hardware():
+    policy = training.precision_policy
+    # auto: bf16 only where the CPU computes it natively; fp16 (or bf16 where supported) on a GPU
+    assert policy("auto", gpu=False, native_bf16=False) == "float32"
+    assert policy("auto", gpu=False, native_bf16=True) == "mixed_bfloat16"
+    assert policy("auto", gpu=True, native_bf16=False) == "mixed_float16"
+    assert policy("auto", gpu=True, native_bf16=False, gpu_bf16=True) == "mixed_bfloat16"
+    # true forces mixed precision even where bf16 is emulated; false always float32
+    assert policy(True, gpu=False, native_bf16=False) == "mixed_bfloat16"
+    assert policy(False, gpu=True, native_bf16=True) == "float32"
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    assert training.cpu_has_native_bf16("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert training.cpu_has_native_bf16("flags : fpu amx_bf16 amx_tile\n")
+    assert not training.cpu_has_native_bf16("flags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert not training.cpu_has_native_bf16("")
+
+
+def test_configure_precision_sets_the_keras_policy():
+    import keras
+
+    try:
+        assert training.configure_precision(False) == "float32" == keras.mixed_precision.global_policy().name
+        assert training.configure_precision(True) == keras.mixed_precision.global_policy().name
+        assert keras.mixed_precision.global_policy().name in ("mixed_bfloat16", "mixed_float16")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
