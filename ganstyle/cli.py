@@ -19,13 +19,14 @@ STAGES: dict[str, tuple[str, str]] = {
     "leakage-rows": ("ganstyle.leakage", "one culture's rows of the leakage table"),
     "corpus": ("ganstyle.corpus", "final per-culture training set: drop leaked images, split"),
     "train-gan": ("ganstyle.gan", "train one culture's GAN"),
+    "train-joint": ("ganstyle.joint", "train the joint critic: one class-conditional GAN over all cultures"),
     "gan-sanity": ("ganstyle.gan", "KID of every culture's generator against every culture's held-out images"),
     "train-transfer": ("ganstyle.transfer", "train a CycleGAN between two cultures"),
     "transfer-distances": ("ganstyle.transfer", "combine transfer metrics of all pairs"),
-    "extract-features": ("ganstyle.features", "critic and reference features of held-out images"),
+    "extract-features": ("ganstyle.features", "critic, untrained-control and reference features of held-out images"),
     "similarity": ("ganstyle.similarity", "culture x culture similarity matrices"),
     "cluster": ("ganstyle.clustering", "hierarchical clustering, bootstrap support, MDS"),
-    "stats": ("ganstyle.stats", "ARI/NMI, PERMANOVA, PERMDISP, Mantel tests"),
+    "stats": ("ganstyle.stats", "group recovery, ARI/NMI, PERMANOVA, PERMDISP, Mantel tests, seed stability"),
     "figures": ("ganstyle.figures", "publication figures"),
 }
 

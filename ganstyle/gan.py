@@ -39,16 +39,20 @@ log = logging.getLogger(__name__)
 
 # What each architecture trains with when a setting is left at null.
 RECIPES = {
-    # small-data recipe, tuned on the demo corpus at 600 steps: the non-saturating
-    # loss with Adam beta1 0.5 kept ~2x more sample diversity than hinge, a
-    # discriminator twice as wide as the generator ~3x more than equal widths;
-    # minibatch stddev and feature matching (weight 10) cut the held-out KID ~3x
-    # on hebrew and greek, where the generators had collapsed to one pattern
+    # small-data recipe: the non-saturating loss with Adam beta1 0.5 kept ~2x more
+    # sample diversity than hinge; feature matching (weight 10) cut the held-out KID
+    # ~3x where generators had collapsed to one pattern (tuned on the demo corpus at
+    # 600 steps, before the critic measures were the endpoint).  Augmentation keeps
+    # ink density (circular shift, no colour jitter: a critic of scripts should not
+    # learn to ignore stroke weight), and no minibatch stddev, so nothing a critic
+    # computes depends on a batch.  Widths 8/8 are what the demo's 15-minute budget
+    # on 2 CPU cores affords for 2 seeds of 12 cultures (README).
     "default": {
         "loss": "bce",
         "feature_matching": 10.0,
-        "minibatch_stddev": True,
-        "augment": ["color", "translation", "cutout"],
+        "classification": 0.0,
+        "minibatch_stddev": False,
+        "augment": ["shift", "cutout"],
         "ema_decay": 0.999,
         "learning_rate_g": 2e-4,
         "learning_rate_d": 2e-4,
@@ -56,13 +60,14 @@ RECIPES = {
         "beta2": 0.99,
         "latent_dim": 64,
         "g_width": 8,
-        "d_width": 16,
+        "d_width": 8,
         "max_width": 256,
     },
     # the seed document's DCGAN: BCE, Adam(2e-4, beta1 0.5), no augmentation, no EMA
     "seed": {
         "loss": "bce",
         "feature_matching": 0.0,
+        "classification": 0.0,
         "minibatch_stddev": False,
         "augment": [],
         "ema_decay": 0.0,
@@ -83,7 +88,7 @@ RECIPES = {
 TRAINING_KEYS = (
     "architecture", "loss", "augment", "ema_decay", "learning_rate_g", "learning_rate_d", "beta1", "beta2",
     "latent_dim", "g_width", "d_width", "max_width", "batch_size", "r1_gamma", "jit_compile", "mixed_precision",
-    "feature_matching", "minibatch_stddev",
+    "feature_matching", "minibatch_stddev", "classification",
 )
 
 
@@ -91,6 +96,17 @@ def resolve_settings(settings: dict) -> dict:
     """The ``gan`` section with every null replaced by the architecture's recipe value."""
     recipe = RECIPES[settings["architecture"]]
     return {key: (recipe[key] if value is None and key in recipe else value) for key, value in {**recipe, **settings}.items()}
+
+
+def initial_models(settings: dict, resolution: int, channels: int, seed: int, n_classes: int = 1):
+    """(generator, discriminator) exactly as a training run of ``seed`` starts from them: the
+    untrained control of the feature stage is this discriminator."""
+    import keras
+
+    from ganstyle import networks
+
+    keras.utils.set_random_seed(seed)
+    return networks.build_models(settings, resolution, channels, n_classes)
 
 
 # ---------------------------------------------------------------- the training step
@@ -108,6 +124,10 @@ class GANTask:
     is the full state: G, D, EMA G, both optimizers, the noise and
     augmentation RNGs.  (D's minibatch-stddev running mean is updated by both
     passes, so in inference it stands for a mix of real and generated batches.)
+
+    Class-conditional (the joint critic): a batch is ``(images, culture
+    indices)``; each fake gets the culture of the real image in its place, and
+    each image's logit is its culture's column of D's logits.
     """
 
     def __init__(self, generator, discriminator, settings: dict, seed: int):
@@ -119,6 +139,7 @@ class GANTask:
         self.batch_size = int(settings["batch_size"])
         self.images_per_step = self.batch_size
         self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.conditional = len(generator.inputs) > 1
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
 
@@ -137,6 +158,24 @@ class GANTask:
         self.noise_rng = tf.random.Generator.from_seed(seed, alg="philox")
         self.augment_rng = tf.random.Generator.from_seed(seed + 1_000_003, alg="philox")
         self._apply_updates = tf.function(self._updates, jit_compile=True)
+
+    def start_seed(self, seed: int, generator, discriminator) -> None:
+        """Reset every variable to the start of a run of ``seed`` (``generator``, ``discriminator``:
+        that run's initial networks, from :func:`initial_models`), keeping the traced step.
+
+        The same state as a new ``GANTask`` of that seed, so several seeds train in
+        one process with one trace of the step (tracing costs as much as ~100 steps).
+        """
+        for target, source in ((self.generator, generator), (self.ema_generator, generator), (self.discriminator, discriminator)):
+            for variable, value in zip(target.weights, source.weights, strict=True):
+                variable.assign(value)
+        for optimizer in (self.g_optimizer, self.d_optimizer):
+            for variable in optimizer.variables:
+                if variable.path.endswith("learning_rate"):
+                    continue
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+        self.noise_rng.reset_from_seed(seed)
+        self.augment_rng.reset_from_seed(seed + 1_000_003)
 
     def variables(self) -> dict:
         groups = {
@@ -157,40 +196,55 @@ class GANTask:
         transforms = self.settings["augment"]
         return diff_augment(images, self.augment_rng, transforms) if transforms else images
 
-    def _discriminate(self, images):
-        logits, features = self.discriminator(self.augment(images), training=True)
-        return _as_float32(logits), _as_float32(features)
-
-    def train_step(self, real_uint8):
+    def _logits_and_features(self, augmented, cultures):
         import tensorflow as tf
 
-        from ganstyle.losses import discriminator_loss, feature_matching, generator_loss, r1_penalty
+        all_logits, features = map(_as_float32, self.discriminator(augmented, training=True))
+        if cultures is None:
+            return all_logits, features, None
+        return tf.gather(all_logits, cultures, axis=1, batch_dims=1)[:, None], features, all_logits
 
+    def train_step(self, batch):
+        import tensorflow as tf
+
+        from ganstyle.losses import culture_cross_entropy, discriminator_loss, feature_matching, generator_loss, r1_penalty
+
+        real_uint8, cultures = batch if self.conditional else (batch, None)
         kind, r1_gamma = self.settings["loss"], float(self.settings["r1_gamma"])
         fm_weight = float(self.settings["feature_matching"])
+        class_weight = float(self.settings.get("classification", 0.0))
         real = tf.cast(real_uint8, tf.float32) / 127.5 - 1.0
         noise = self.noise_rng.normal([tf.shape(real)[0], self.latent_dim])
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake = tf.cast(self.generator(noise, training=True), tf.float32)
+            fake = tf.cast(self.generator([noise, cultures] if self.conditional else noise, training=True), tf.float32)
             # real and fake go through D separately: G's gradient then only flows
             # back through the fake half (a joint pass would also backpropagate
             # through the real half, ~10% more work)
-            fake_logits, fake_features = self._discriminate(fake)
+            fake_logits, fake_features, fake_all = self._logits_and_features(self.augment(fake), cultures)
+            real_augmented = self.augment(real)
             if r1_gamma > 0:
-                real_augmented = self.augment(real)
                 with tf.GradientTape() as r1_tape:
                     r1_tape.watch(real_augmented)
-                    real_logits, real_features = map(_as_float32, self.discriminator(real_augmented, training=True))
+                    real_logits, real_features, real_all = self._logits_and_features(real_augmented, cultures)
                     real_sum = tf.reduce_sum(real_logits)
                 r1 = r1_penalty(r1_tape.gradient(real_sum, real_augmented))
             else:
-                real_logits, real_features = self._discriminate(real)
+                real_logits, real_features, real_all = self._logits_and_features(real_augmented, cultures)
                 r1 = tf.constant(0.0)
             d_loss = discriminator_loss(kind, real_logits, fake_logits)
             g_loss = generator_loss(kind, fake_logits)
             matching = feature_matching(tf.stop_gradient(real_features), fake_features)
-            d_scaled = self.d_optimizer.scale_loss(d_loss + 0.5 * r1_gamma * r1)
-            g_scaled = self.g_optimizer.scale_loss(g_loss + fm_weight * matching)
+            d_total, g_total = d_loss + 0.5 * r1_gamma * r1, g_loss + fm_weight * matching
+            real_ce = fake_ce = tf.constant(0.0)
+            if self.conditional and class_weight > 0:
+                # auxiliary classifier (AC-GAN, Odena et al. 2017) on the projection logits: D names the
+                # culture of real images, G makes images D names as their culture (psi cancels in the softmax)
+                real_ce = culture_cross_entropy(cultures, real_all)
+                fake_ce = culture_cross_entropy(cultures, fake_all)
+                d_total += class_weight * real_ce
+                g_total += class_weight * fake_ce
+            d_scaled = self.d_optimizer.scale_loss(d_total)
+            g_scaled = self.g_optimizer.scale_loss(g_total)
         g_grads = g_tape.gradient(g_scaled, self.generator.trainable_variables)
         d_grads = d_tape.gradient(d_scaled, self.discriminator.trainable_variables)
         self._apply_updates(g_grads, d_grads)
@@ -201,6 +255,7 @@ class GANTask:
             "d_fake": tf.reduce_mean(fake_logits),
             "r1": r1,
             "feature_matching": matching,
+            **({"real_culture_ce": real_ce, "fake_culture_ce": fake_ce} if self.conditional else {}),
         }
 
     def _updates(self, g_grads, d_grads):
@@ -228,16 +283,21 @@ def fixed_noise(count: int, latent_dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 7919]).standard_normal((count, latent_dim)).astype(np.float32)
 
 
-def generate_images(generator, noise: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """uint8 NHWC images from ``noise`` (inference mode: BN uses its running statistics)."""
+def generate_images(generator, noise: np.ndarray, cultures: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
+    """uint8 NHWC images from ``noise`` (and culture indices for a conditional generator;
+    inference mode: BN uses its running statistics)."""
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
-    def forward(z):
-        images = tf.cast(generator(z, training=False), tf.float32)
+    def forward(inputs):
+        images = tf.cast(generator(inputs, training=False), tf.float32)
         return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)
 
-    return np.concatenate([forward(tf.constant(noise[i : i + batch_size])).numpy() for i in range(0, len(noise), batch_size)])
+    def batch(i):
+        z = tf.constant(noise[i : i + batch_size])
+        return z if cultures is None else [z, tf.constant(np.asarray(cultures[i : i + batch_size], np.int32))]
+
+    return np.concatenate([forward(batch(i)).numpy() for i in range(0, len(noise), batch_size)])
 
 
 def image_grid(images: np.ndarray, columns: int, gap: int = 2, fill: int = 255) -> np.ndarray:
@@ -310,28 +370,43 @@ def quality_metrics(generated: np.ndarray, train: np.ndarray, heldout: np.ndarra
     }
 
 
-def kid_matrix(samples: dict[str, np.ndarray], heldout: dict[str, np.ndarray], n_boot: int, seed: int) -> pd.DataFrame:
+def kid_table(samples: dict[str, np.ndarray], heldout: dict[str, np.ndarray], n_boot: int, seed: int) -> pd.DataFrame:
     """Long table: KID (bootstrap CI) of every generator's samples against every culture's held-out
-    images, all as reference features ``{culture: (N, D)}``."""
+    images, all as reference features ``{culture: (N, D)}``.
+
+    One kernel matrix of all sets; a bootstrap replicate resamples every set
+    with replacement and recomputes every KID from it (``n_boot`` 0: no interval).
+    """
+    from ganstyle.metrics.distances import kid_matrix as all_pairs_kid
+    from ganstyle.metrics.distances import polynomial_kernel
+
+    generators, cultures = list(samples), list(heldout)
+    blocks = [samples[c] for c in generators] + [heldout[c] for c in cultures]
+    starts = np.cumsum([0] + [len(b) for b in blocks])
+    x = np.vstack(blocks).astype(np.float64)
     with single_threaded_blas():
-        rows = _kid_rows(samples, heldout, n_boot, seed)
-    table = pd.DataFrame(rows, columns=["generator_culture", "heldout_culture", "kid", "ci_low", "ci_high"])
+        kernel = polynomial_kernel(x, x)
+    sets = [np.arange(starts[i], starts[i + 1]) for i in range(len(blocks))]
+    g = len(generators)
+
+    def cross(index_sets):
+        return all_pairs_kid(kernel, index_sets)[:g, g:]  # generators x held-out cultures
+
+    value = cross(sets)
+    low = high = np.full_like(value, np.nan)
+    if n_boot:
+        rng = np.random.default_rng(seed)
+        replicates = np.stack([cross([s[rng.integers(0, len(s), len(s))] for s in sets]) for _ in range(n_boot)])
+        low, high = np.quantile(replicates, [0.025, 0.975], axis=0)
+    table = pd.DataFrame([
+        {"generator_culture": a, "heldout_culture": b, "kid": value[i, j], "ci_low": low[i, j], "ci_high": high[i, j]}
+        for i, a in enumerate(generators) for j, b in enumerate(cultures)
+    ])
     own = table[table.generator_culture == table.heldout_culture].set_index("generator_culture")["kid"]
     best = table.loc[table.groupby("generator_culture")["kid"].idxmin()].set_index("generator_culture")["heldout_culture"]
     table["own_is_smallest"] = table["generator_culture"].map(lambda c: best[c] == c)
     table["kid_minus_own"] = table["kid"] - table["generator_culture"].map(own)
     return table
-
-
-def _kid_rows(samples, heldout, n_boot, seed):
-    from ganstyle.metrics.distances import bootstrap, kid
-
-    rows = []
-    for generator_culture, generated in samples.items():
-        for heldout_culture, real in heldout.items():
-            value, low, high = bootstrap(lambda a, b: kid(a, b, seed=seed), generated, real, n_boot=n_boot, seed=seed)
-            rows.append({"generator_culture": generator_culture, "heldout_culture": heldout_culture, "kid": value, "ci_low": low, "ci_high": high})
-    return rows
 
 
 # ---------------------------------------------------------------- stage train-gan
@@ -345,44 +420,59 @@ def _fingerprint(settings: dict, culture: str, seed: int, train_images: np.ndarr
     return digest.hexdigest()[:32]
 
 
-def train_gan(corpus_path: Path, culture: str, seed: int, out: Path, checkpoints: Path, settings: dict, threads: int | None, progress: bool = True) -> dict:
-    """Train, save every output of one (culture, seed); return metrics.json's content."""
+def train_gan(corpus_path: Path, culture: str, seeds: list[int], out: Path, checkpoints: Path, settings: dict, threads: int | None,
+              progress: bool = True) -> list[dict]:
+    """Train one culture's GAN for every seed and save every output (``out/seed<seed>/``);
+    returns the metrics.json contents.  The seeds share one traced training step."""
     from ganstyle import devices
 
     devices.claim_gpu()
     from ganstyle import networks, training
 
-    started = time.perf_counter()
     settings = resolve_settings(settings)
-    training.configure_tensorflow(threads, seed, deterministic=settings["deterministic"])
+    training.configure_tensorflow(threads, seeds[0], deterministic=settings["deterministic"])
     precision = training.configure_precision(settings["mixed_precision"])
     train_images, heldout_images = load_splits(corpus_path, needs="a GAN", measures="metrics")
     resolution, channels = train_images.shape[1], train_images.shape[3]
     if train_images.shape[1] != train_images.shape[2] or resolution not in networks.RESOLUTIONS:
         raise UserError(f"{corpus_path}: images are {train_images.shape[1]}x{train_images.shape[2]}; a GAN needs square images of {networks.RESOLUTIONS}")
-    log.info("%s seed %d: %d train / %d held-out images, %dx%dx%d, %s, precision %s",
-             culture, seed, len(train_images), len(heldout_images), resolution, resolution, channels, settings["architecture"], precision)
+    log.info("%s seeds %s: %d train / %d held-out images, %dx%dx%d, %s, precision %s",
+             culture, seeds, len(train_images), len(heldout_images), resolution, resolution, channels, settings["architecture"], precision)
+    task, results = None, []
+    for seed in seeds:
+        started = time.perf_counter()
+        generator, discriminator = initial_models(settings, resolution, channels, seed)
+        if task is None:
+            task = GANTask(generator, discriminator, settings, seed)
+            run = training.compile_runner(task, settings["jit_compile"])
+        else:
+            task.start_seed(seed, generator, discriminator)
+        checkpointer = training.Checkpointer(checkpoints / f"seed{seed}", task.variables(), _fingerprint(settings, culture, seed, train_images))
+        history = training.train(
+            task,
+            lambda start, end, seed=seed: training.step_batches(train_images, settings["batch_size"], seed, start, end),
+            total_steps=settings["steps"],
+            checkpointer=checkpointer,
+            checkpoint_every=settings["checkpoint_every"],
+            log_every=settings["log_every"],
+            runner=run,
+            progress=progress,
+            description=f"{culture} seed{seed}",
+        )
+        results.append(save_run(task, history, out / f"seed{seed}", culture, seed, settings, train_images, heldout_images, precision, threads, started))
+    return results
 
-    generator, discriminator = networks.build_models(settings, resolution, channels)
-    task = GANTask(generator, discriminator, settings, seed)
-    checkpointer = training.Checkpointer(checkpoints, task.variables(), _fingerprint(settings, culture, seed, train_images))
-    batch_size = settings["batch_size"]
-    history = training.train(
-        task,
-        lambda start, end: training.step_batches(train_images, batch_size, seed, start, end),
-        total_steps=settings["steps"],
-        checkpointer=checkpointer,
-        checkpoint_every=settings["checkpoint_every"],
-        log_every=settings["log_every"],
-        jit_compile=settings["jit_compile"],
-        progress=progress,
-        description=f"{culture} seed{seed}",
-    )
+
+def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, train_images, heldout_images, precision: str, threads, started: float) -> dict:
+    """Models, samples, history and quality metrics of one trained (culture, seed)."""
+    import tensorflow as tf
+
+    from ganstyle import training
+
     train_seconds = float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0
-
     out.mkdir(parents=True, exist_ok=True)
     io.save_keras(task.ema_generator, out / "generator.keras")
-    io.save_keras(discriminator, out / "discriminator.keras")
+    io.save_keras(task.discriminator, out / "discriminator.keras")
     noise = fixed_noise(settings["samples"], task.latent_dim, seed)
     samples = generate_images(task.ema_generator, noise)
     grid = settings["grid"]
@@ -392,8 +482,6 @@ def train_gan(corpus_path: Path, culture: str, seed: int, out: Path, checkpoints
 
     log.info("saved models and %d samples; computing quality metrics", len(samples))
     metrics = quality_metrics(samples, train_images, heldout_images, settings["n_boot"], seed)
-    import tensorflow as tf
-
     rates = history["images_per_s"].iloc[1:] if len(history) > 1 else history["images_per_s"]
     metrics.update({
         "culture": culture,
@@ -403,8 +491,8 @@ def train_gan(corpus_path: Path, culture: str, seed: int, out: Path, checkpoints
         "wall_seconds_this_run": time.perf_counter() - started,
         "images_per_s_median": float(rates.median()) if len(rates) else None,
         "settings": settings,
-        "resolution": int(resolution),
-        "channels": int(channels),
+        "resolution": int(train_images.shape[1]),
+        "channels": int(train_images.shape[3]),
         "precision": precision,
         "device": "GPU" if training.gpu_available() else "CPU",
         "threads": threads,
@@ -434,7 +522,7 @@ def gan_sanity(samples_paths: list[Path], corpus_paths: list[Path], cultures: li
         with single_threaded_blas():
             samples[culture] = reference_features(generated)
             heldout[culture] = reference_features(load_corpus(corpus_path, split="heldout")[0])
-    table = kid_matrix(samples, heldout, n_boot, seed)
+    table = kid_table(samples, heldout, n_boot, seed)
     io.write_tsv(out_long, table)
     matrix = table.pivot(index="generator_culture", columns="heldout_culture", values="kid").loc[cultures, cultures]
     io.write_tsv(out_matrix, matrix, index=True)
@@ -456,9 +544,9 @@ def _parser(stage: str) -> argparse.ArgumentParser:
     if stage == "train-gan":
         parser.add_argument("--corpus", type=Path, required=True, help="results/corpus/{culture}/images.npz")
         parser.add_argument("--culture", required=True)
-        parser.add_argument("--seed", type=int, required=True)
-        parser.add_argument("--out", type=Path, required=True, help="output folder, results/gan/{culture}/seed{seed}")
-        parser.add_argument("--checkpoints", type=Path, required=True, help="checkpoint folder (kept between runs)")
+        parser.add_argument("--seeds", type=int, nargs="+", required=True, help="GAN seeds, trained one after the other")
+        parser.add_argument("--out", type=Path, required=True, help="output folder, results/gan/{culture}: writes seed<seed>/ for every seed")
+        parser.add_argument("--checkpoints", type=Path, required=True, help="checkpoint folder (kept between runs): seed<seed>/ for every seed")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     else:
         parser.add_argument("--cultures", nargs="+", required=True)
@@ -474,7 +562,7 @@ def main(argv: list[str] | None = None, stage: str = "train-gan") -> int:
     args = _parser(stage).parse_args(argv)
     settings = section("gan", args.settings, args.config_path)
     if stage == "train-gan":
-        train_gan(args.corpus, args.culture, args.seed, args.out, args.checkpoints, settings, args.threads, progress=not args.no_progress)
+        train_gan(args.corpus, args.culture, args.seeds, args.out, args.checkpoints, settings, args.threads, progress=not args.no_progress)
     elif stage == "gan-sanity":
         gan_sanity(args.samples, args.corpus, args.cultures, args.out_long, args.out_matrix, settings["sanity_n_boot"], settings["seeds"][0])
     else:

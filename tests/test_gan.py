@@ -183,12 +183,12 @@ def test_memorised_training_images_are_flagged():
     assert metrics["memorisation_pixels"]["frac_generated_below_heldout_p05"] == 1.0
 
 
-def test_kid_matrix_marks_whether_each_generator_is_closest_to_its_own_culture():
+def test_kid_table_marks_whether_each_generator_is_closest_to_its_own_culture():
     rng = np.random.default_rng(0)
     centres = {"a": 0.0, "b": 5.0, "c": 10.0}
     heldout = {c: rng.normal(mu, 1, (30, 4)) for c, mu in centres.items()}
     samples = {"a": rng.normal(0, 1, (40, 4)), "b": rng.normal(5, 1, (40, 4)), "c": rng.normal(5.2, 1, (40, 4))}
-    table = gan.kid_matrix(samples, heldout, n_boot=5, seed=0)
+    table = gan.kid_table(samples, heldout, n_boot=5, seed=0)
     assert len(table) == 9
     own = table.groupby("generator_culture")["own_is_smallest"].first()
     assert own.to_dict() == {"a": True, "b": True, "c": False}  # c's generator imitates b
@@ -217,11 +217,13 @@ def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
 # ---------------------------------------------------------------- the stage, end to end
 
 
-def _train_argv(tmp_path, corpus, name, **overrides):
+def _train_argv(tmp_path, corpus, name, seeds=("0",), **overrides):
+    """(output folder of the first seed, its checkpoint folder, argv)."""
     out, checkpoints = tmp_path / name / "out", tmp_path / name / "ckpt"
-    return out, checkpoints, ["--corpus", str(corpus), "--culture", "tiny", "--seed", "0", "--out", str(out),
-                              "--checkpoints", str(checkpoints), "--settings", json.dumps({**TINY, **overrides}),
-                              "--threads", "1", "--no-progress"]
+    return out / f"seed{seeds[0]}", checkpoints / f"seed{seeds[0]}", [
+        "--corpus", str(corpus), "--culture", "tiny", "--seeds", *seeds, "--out", str(out), "--checkpoints", str(checkpoints),
+        "--settings", json.dumps({**TINY, **overrides}), "--threads", "1", "--no-progress",
+    ]
 
 
 def _weights(path):
@@ -250,7 +252,7 @@ def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
     from ganstyle.critic import critic_outputs, load_critic
 
     features, logits = critic_outputs(load_critic(out / "discriminator.keras"), np.load(corpus)["images"][:3])
-    assert features.shape[0] == 3 and logits.shape == (3,)
+    assert features.shape[0] == 3 and logits.shape == (3, 1)
     # a finished run keeps its last checkpoint only
     assert [p.name for p in checkpoints.iterdir() if p.suffix == ".npz"] == ["ckpt-000000006.npz"]
 
@@ -261,10 +263,39 @@ def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
         for a, b in zip(_weights(out / name), _weights(out2 / name)):
             np.testing.assert_array_equal(a, b)
     # another seed, other weights
-    out3, _, argv3 = _train_argv(tmp_path, corpus, "seed1")
-    argv3[argv3.index("--seed") + 1] = "1"
+    out3, _, argv3 = _train_argv(tmp_path, corpus, "seed1", seeds=("1",))
     assert gan.main(argv3, stage="train-gan") == 0
     assert any(not np.array_equal(a, b) for a, b in zip(_weights(out / "generator.keras"), _weights(out3 / "generator.keras")))
+
+    # both seeds in one process (one traced step, reset between seeds): the same weights as one run per seed
+    out_both, _, argv_both = _train_argv(tmp_path, corpus, "both", seeds=("0", "1"))
+    assert gan.main(argv_both, stage="train-gan") == 0
+    for single, seed in ((out, "seed0"), (out3, "seed1")):
+        for name in ("generator.keras", "discriminator.keras"):
+            for a, b in zip(_weights(single / name), _weights(out_both.parent / seed / name)):
+                np.testing.assert_array_equal(a, b, err_msg=f"{seed} {name}")
+
+
+def test_bf16_training_is_deterministic_and_keeps_float32_outputs(tmp_path):
+    # mixed_precision true: bf16 compute (emulated on CPUs without AVX512_BF16), float32 weights and outputs
+    from ganstyle.critic import critic_outputs, load_critic
+
+    corpus = make_corpus(tmp_path / "images.npz")
+    try:
+        runs = []
+        for name in ("bf16_a", "bf16_b"):
+            out, _, argv = _train_argv(tmp_path, corpus, name, mixed_precision=True)
+            assert gan.main(argv, stage="train-gan") == 0
+            runs.append(out)
+        assert json.loads((runs[0] / "metrics.json").read_text())["precision"] == "mixed_bfloat16"
+        for name in ("generator.keras", "discriminator.keras"):
+            for a, b in zip(_weights(runs[0] / name), _weights(runs[1] / name)):
+                assert a.dtype == np.float32
+                np.testing.assert_array_equal(a, b)
+        features, logits = critic_outputs(load_critic(runs[0] / "discriminator.keras"), np.load(corpus)["images"][:3])
+        assert features.dtype == np.float32 and logits.dtype == np.float32 and np.isfinite(features).all()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def test_train_gan_rejects_a_corpus_without_heldout_images(tmp_path):
