@@ -1,9 +1,12 @@
 """A trained discriminator used as a culture's critic.
 
-``discriminator.keras`` (written by the ``train-gan`` stage) is a functional
-Keras model: float32 images in [-1, 1] in, ``[logit (N, 1), features (N, F)]``
-out, where ``features`` are the penultimate activations.  Nothing here looks
-layers up by name: the two outputs are the API.
+``discriminator.keras`` (written by the ``train-gan`` stage) and the joint
+critic's ``critic_step<N>.keras`` (``train-joint``) are functional Keras
+models: float32 images in [-1, 1] in, ``[logits (N, K), features (N, F)]``
+out, where ``K`` is 1 for a culture's critic and the number of cultures for
+the joint critic (the logit conditioned on each culture), and ``features``
+are the critic's per-image features (see ``ganstyle.networks``).  Nothing
+here looks layers up by name: the two outputs are the API.
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ def load_critic(path):
 
 
 def critic_outputs(model, images_uint8: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """``(features (N, F) float32, logits (N,) float32)`` of uint8 NHWC images.
+    """``(features (N, F) float32, logits (N, K) float32)`` of uint8 NHWC images.
 
-    Inference mode (spectral-norm vectors are not updated), fixed batches, so
-    the same images always give the same numbers.
+    Inference mode (spectral-norm vectors are not updated, batch statistics
+    are not used), so an image's outputs do not depend on the other images
+    of its batch.
     """
     import tensorflow as tf
 
@@ -47,18 +51,29 @@ def critic_outputs(model, images_uint8: np.ndarray, batch_size: int = 256) -> tu
     expected = tuple(model.inputs[0].shape[1:])
     if images_uint8.shape[1:] != expected:
         raise UserError(f"images of shape {images_uint8.shape[1:]} do not fit a critic trained on {expected}")
-    feature_dim = int(model.outputs[1].shape[-1])
+    feature_dim, logit_dim = int(model.outputs[1].shape[-1]), int(model.outputs[0].shape[-1])
     if len(images_uint8) == 0:
-        return np.zeros((0, feature_dim), np.float32), np.zeros((0,), np.float32)
-
-    @tf.function(reduce_retracing=True)
-    def forward(batch):
-        logits, features = model(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False)
-        return tf.cast(features, tf.float32), tf.cast(tf.reshape(logits, [-1]), tf.float32)
-
+        return np.zeros((0, feature_dim), np.float32), np.zeros((0, logit_dim), np.float32)
+    forward = _forward_function(model)
     features, logits = [], []
     for start in range(0, len(images_uint8), batch_size):
         f, l = forward(tf.constant(images_uint8[start : start + batch_size]))
         features.append(f.numpy())
         logits.append(l.numpy())
     return np.concatenate(features), np.concatenate(logits)
+
+
+def _forward_function(model):
+    """One traced inference function per model (kept on it): repeated calls do not retrace."""
+    import tensorflow as tf
+
+    forward = getattr(model, "_ganstyle_forward", None)
+    if forward is None:
+
+        @tf.function(reduce_retracing=True)
+        def forward(batch):
+            logits, features = model(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False)
+            return tf.cast(features, tf.float32), tf.cast(logits, tf.float32)
+
+        model._ganstyle_forward = forward
+    return forward

@@ -1,17 +1,33 @@
-"""Stage ``extract-features``: every culture's held-out images through one critic
-(or through the non-GAN reference extractor).
+"""Stage ``extract-features``: every culture's held-out images through the critics of one
+GAN seed, and through the controls; or through the non-GAN reference extractor.
 
-One run writes one file: ``results/features/critic_{culture}/seed{seed}.npz``
-(``--critic``) or ``results/features/reference.npz`` (``--reference``), holding the
-features of *all* cultures' held-out images in one shared feature space.  Each
-critic has its own space; later stages compare cultures inside one critic's
-space or in the joint panel of standardised critic spaces, never across two
-critics' raw features.
+Critic spaces (``CRITIC_SPACES``), one file each, ``results/features/<space>/seed<seed>.npz``:
 
-Keys of the written npz: ``features`` float32 (N, F), ``logits`` float32 (N,)
-(critics only), ``culture`` (N,) str, ``ids`` (N,) str, and provenance scalars
-``critic`` (culture of the critic, "" for the reference), ``seed`` (-1 for the
-reference) and ``extractor`` (``critic`` or the reference version string).
+``critic``
+    the per-culture critics (each culture's discriminator, trained on that
+    culture alone): one feature block and one logit column per critic.
+``critic_untrained``
+    the control: the same network before training (it starts from the same
+    weights for every culture of a seed, so it is one block and one logit,
+    repeated for every culture).
+``joint``
+    the joint critic (one class-conditional GAN over all cultures): one
+    shared feature block, one logit column per culture it is conditioned on,
+    the culture embeddings; one entry per exported snapshot.
+``joint_untrained``
+    the control: the joint critic's network before training.
+
+Keys of a critic-space file: ``features`` float32 (S, N, F) for S snapshots,
+``blocks`` (B,) widths of the feature blocks side by side in ``features``,
+``logits`` float32 (S, N, K), ``logit_cultures`` (K,) the critic (or
+conditioning culture) of each logit column, ``embeddings`` float32 (S, K, E)
+(joint spaces only), ``steps`` (S,) training steps, ``culture`` and ``ids`` (N,)
+of the images, ``space``, ``seed``.  The reference file
+``results/features/reference.npz`` has ``features`` (N, F), ``culture``,
+``ids`` and ``extractor`` (the reference version).
+
+An image's features are computed from that image alone (inference mode), so
+they do not depend on which images share its batch.
 """
 
 from __future__ import annotations
@@ -24,9 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from ganstyle import io
+from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
 
 log = logging.getLogger(__name__)
+
+CRITIC_SPACES = ("critic", "critic_untrained", "joint", "joint_untrained")
 
 
 def stack_cultures(
@@ -34,7 +53,7 @@ def stack_cultures(
     ids_by_culture: Mapping[str, np.ndarray],
     extract: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]],
 ) -> dict[str, np.ndarray]:
-    """Run ``extract(images) -> (features, logits or None)`` on every culture and stack the rows.
+    """Run ``extract(images) -> (features, logits (n, K) or None)`` on every culture and stack the rows.
 
     Row order is culture by culture in the mapping's order, then image order:
     deterministic, so re-running gives identical files.
@@ -42,10 +61,9 @@ def stack_cultures(
     features, logits, cultures, ids = [], [], [], []
     for culture, images in images_by_culture.items():
         culture_features, culture_logits = extract(images)
-        culture_features = np.asarray(culture_features, dtype=np.float32).reshape(len(images), -1)
-        features.append(culture_features)
+        features.append(np.asarray(culture_features, dtype=np.float32).reshape(len(images), -1))
         if culture_logits is not None:
-            logits.append(np.asarray(culture_logits, dtype=np.float32).reshape(len(images)))
+            logits.append(np.asarray(culture_logits, dtype=np.float32).reshape(len(images), -1))
         cultures.append(np.full(len(images), culture))
         ids.append(np.asarray(ids_by_culture[culture]).astype(str))
     stacked = {
@@ -59,10 +77,10 @@ def stack_cultures(
 
 
 def non_finite_rows(stacked: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Boolean mask of images whose features or logit are NaN/inf (a diverged critic)."""
+    """Boolean mask of images whose features or logits are NaN/inf (a diverged critic)."""
     bad = ~np.isfinite(stacked["features"]).all(axis=1)
     if "logits" in stacked:
-        bad |= ~np.isfinite(stacked["logits"])
+        bad |= ~np.isfinite(stacked["logits"]).reshape(len(bad), -1).all(axis=1)
     return bad
 
 
@@ -85,62 +103,129 @@ def load_heldout(cultures: list[str], corpora: list[str]) -> tuple[dict, dict]:
     return images, ids
 
 
+def _through(model, where: str, images: dict, ids: dict) -> dict[str, np.ndarray]:
+    """Features and logits of every held-out image through one critic; refuses a diverged critic."""
+    from ganstyle.critic import critic_outputs
+
+    try:
+        stacked = stack_cultures(images, ids, lambda x: critic_outputs(model, x))
+    except ValueError as err:  # images the critic cannot take (too small, wrong channels)
+        raise UserError(f"{where}: {err}") from err
+    bad = non_finite_rows(stacked)
+    if bad.any():
+        # a critic that gives NaN for some images has diverged; any distance built on it would be meaningless
+        raise UserError(f"{where}: non-finite features for {int(bad.sum())} images (cultures {', '.join(sorted(set(stacked['culture'][bad])))})")
+    return stacked
+
+
+def critic_space(models: list, names: list[str], logit_cultures: list[str], images: dict, ids: dict, panel: bool,
+                 steps: list[int], space: str, seed: int) -> dict[str, np.ndarray]:
+    """The arrays of one critic-space file.
+
+    ``panel``: ``models`` are one critic per culture, side by side (features
+    blocks, one logit column each); otherwise ``models`` are snapshots of one
+    critic (one block, its own logit columns).
+    """
+    from ganstyle.networks import class_embeddings
+
+    outputs = [_through(model, name, images, ids) for model, name in zip(models, names)]
+    first = outputs[0]
+    arrays = {"culture": first["culture"], "ids": first["ids"], "space": np.asarray(space), "seed": np.asarray(seed),
+              "logit_cultures": np.asarray(logit_cultures), "steps": np.asarray(steps)}
+    if panel:
+        arrays["features"] = np.concatenate([o["features"] for o in outputs], axis=1)[None]
+        arrays["blocks"] = np.asarray([o["features"].shape[1] for o in outputs])
+        arrays["logits"] = np.concatenate([o["logits"] for o in outputs], axis=1)[None]
+    else:
+        arrays["features"] = np.stack([o["features"] for o in outputs])
+        arrays["blocks"] = np.asarray([first["features"].shape[1]])
+        arrays["logits"] = np.stack([o["logits"] for o in outputs])
+        embeddings = [class_embeddings(model) for model in models]
+        if embeddings[0] is not None:
+            arrays["embeddings"] = np.stack(embeddings).astype(np.float32)
+    if arrays["logits"].shape[2] != len(logit_cultures):
+        raise UserError(f"{names[0]}: {arrays['logits'].shape[2]} logits per image, expected one per culture ({len(logit_cultures)})")
+    return arrays
+
+
+def untrained_critic(settings: dict, image_shape: tuple, seed: int, n_classes: int = 1):
+    """The discriminator a training run of ``seed`` starts from (same settings, same initial weights)."""
+    from ganstyle.gan import initial_models
+
+    return initial_models(settings, image_shape[0], image_shape[2], seed, n_classes)[1]
+
+
+def extract_critic_spaces(args, images: dict, ids: dict) -> None:
+    from ganstyle.devices import hide_gpus
+
+    hide_gpus()  # inference is cheap; keep TensorFlow off GPUs that training jobs are using
+    from ganstyle.critic import load_critic
+    from ganstyle.gan import resolve_settings
+
+    cultures = list(images)
+    if len(args.critics) != len(cultures):
+        raise UserError(f"--critics lists {len(args.critics)} files but --cultures {len(cultures)} cultures (one critic per culture, same order)")
+    shape = next(iter(images.values())).shape[1:]
+    out = Path(args.out_dir)
+    gan_settings = resolve_settings(section("gan", args.settings, args.config_path))
+    written = {
+        "critic": critic_space([load_critic(p) for p in args.critics], list(args.critics), cultures, images, ids, True,
+                               [gan_settings["steps"]], "critic", args.seed),
+        "critic_untrained": critic_space([untrained_critic(gan_settings, shape, args.seed)], ["untrained critic"], cultures[:1],
+                                         images, ids, True, [0], "critic_untrained", args.seed),
+    }
+    # one network for every culture: its one logit column stands for each culture's critic
+    untrained = written["critic_untrained"]
+    untrained["logits"] = np.repeat(untrained["logits"], len(cultures), axis=2)
+    untrained["logit_cultures"] = np.asarray(cultures)
+    if args.joint_critics:
+        from ganstyle.joint import joint_settings
+
+        joint = joint_settings(section("gan", args.settings, args.config_path), section("joint", args.joint))
+        steps = [int(Path(p).stem.rsplit("step", 1)[-1]) for p in args.joint_critics]
+        written["joint"] = critic_space([load_critic(p) for p in args.joint_critics], list(args.joint_critics), cultures, images, ids,
+                                        False, steps, "joint", args.seed)
+        written["joint_untrained"] = critic_space([untrained_critic(joint, shape, args.seed, len(cultures))], ["untrained joint critic"],
+                                                  cultures, images, ids, False, [0], "joint_untrained", args.seed)
+    for space, arrays in written.items():
+        io.write_npz(out / space / f"seed{args.seed}.npz", **arrays)
+        log.info("%s seed %d: %d images x %d features, %d logits, %d snapshot(s)", space, args.seed, arrays["features"].shape[1],
+                 arrays["features"].shape[2], arrays["logits"].shape[2], arrays["features"].shape[0])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ganstyle extract-features",
-        description="Features of every culture's held-out images in one critic's space (or the reference space).",
+        description="Features of every culture's held-out images in the critic spaces of one GAN seed (or the reference space).",
     )
     parser.add_argument("--cultures", nargs="+", required=True, help="culture names, in the order of --corpora")
     parser.add_argument("--corpora", nargs="+", required=True, help="results/corpus/{culture}/images.npz, one per culture")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--critic", help="a culture's discriminator.keras")
+    which.add_argument("--critics", nargs="+", help="each culture's discriminator.keras of one seed, in the order of --cultures")
     which.add_argument("--reference", action="store_true", help="use the non-GAN reference extractor instead")
-    parser.add_argument("--critic-culture", help="the culture the critic was trained on (with --critic)")
-    parser.add_argument("--seed", type=int, default=-1, help="the GAN seed of the critic (with --critic), for provenance")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--out", required=True, help="output .npz")
+    parser.add_argument("--joint-critics", nargs="*", default=[], help="the joint critic's critic_step<N>.keras snapshots of the same seed")
+    parser.add_argument("--seed", type=int, default=-1, help="the GAN seed of the critics")
+    parser.add_argument("--joint", help="the 'joint' config section as JSON (with --joint-critics)")
+    parser.add_argument("--out-dir", help="with --critics: writes OUT_DIR/<space>/seed<seed>.npz for every critic space")
+    parser.add_argument("--out", help="with --reference: the output .npz")
+    add_settings_arguments(parser, "gan")
     return parser
 
 
 def main(argv: list[str] | None = None, stage: str = "extract-features") -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.critics and (not args.out_dir or args.seed < 0):
+        raise UserError("--critics needs --out-dir and --seed")
+    if args.reference and not args.out:
+        raise UserError("--reference needs --out")
     images, ids = load_heldout(args.cultures, args.corpora)
+    if args.critics:
+        extract_critic_spaces(args, images, ids)
+        return 0
+    from ganstyle.metrics.reference import REFERENCE_VERSION, reference_features
 
-    where = args.critic or "reference extractor"
-    if args.reference:
-        from ganstyle.metrics.reference import REFERENCE_VERSION, reference_features
-
-        extract = lambda x: (reference_features(x), None)  # noqa: E731
-        provenance = {"critic": "", "seed": -1, "extractor": str(REFERENCE_VERSION)}
-    else:
-        if not args.critic_culture:
-            raise UserError("--critic needs --critic-culture (the culture the critic was trained on)")
-        if not Path(args.critic).exists():
-            raise UserError(f"critic not found: {args.critic}")
-        from ganstyle.devices import hide_gpus
-
-        # inference is cheap; keep TensorFlow off GPUs that training jobs are using
-        hide_gpus()
-        from ganstyle.critic import critic_outputs, load_critic
-
-        model = load_critic(args.critic)
-        extract = lambda x: critic_outputs(model, x, batch_size=args.batch_size)  # noqa: E731
-        provenance = {"critic": args.critic_culture, "seed": args.seed, "extractor": "critic"}
-    try:
-        stacked = stack_cultures(images, ids, extract)
-    except ValueError as err:  # images the extractor cannot take (too small, wrong channels)
-        raise UserError(f"{where}: {err}") from err
-
-    bad = non_finite_rows(stacked)
-    if bad.any():
-        # A critic that gives NaN for some images has diverged; any distance built on it would be meaningless.
-        cultures_hit = sorted(set(stacked["culture"][bad]))
-        raise UserError(f"{where}: non-finite features for {int(bad.sum())} images (cultures {', '.join(cultures_hit)})")
-
-    io.write_npz(args.out, **stacked, **{k: np.asarray(v) for k, v in provenance.items()})
-    log.info(
-        "%s: %d images x %d features from %d cultures -> %s",
-        args.critic or "reference", len(stacked["ids"]), stacked["features"].shape[1], len(images), args.out,
-    )
+    stacked = stack_cultures(images, ids, lambda x: (reference_features(x), None))
+    io.write_npz(args.out, **stacked, extractor=np.asarray(str(REFERENCE_VERSION)))
+    log.info("reference: %d images x %d features from %d cultures -> %s", len(stacked["ids"]), stacked["features"].shape[1], len(images), args.out)
     return 0

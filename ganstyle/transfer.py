@@ -250,7 +250,7 @@ def _critic_logits(path: Path, *image_sets: np.ndarray) -> list[np.ndarray]:
     from ganstyle.critic import critic_outputs, load_critic
 
     critic = load_critic(path)
-    return [critic_outputs(critic, images)[1] for images in image_sets]
+    return [critic_outputs(critic, images)[1][:, 0] for images in image_sets]
 
 
 def single_threaded_blas():

@@ -27,10 +27,10 @@ def test_loaded_critic_gives_the_trained_models_outputs(saved_critic):
     images = _images(5)
     features, logits = critic.critic_outputs(loaded, images, batch_size=2)
     assert features.dtype == np.float32 and logits.dtype == np.float32
-    assert logits.shape == (5,) and features.shape == (5, discriminator.outputs[1].shape[-1])
+    assert logits.shape == (5, 1) and features.shape == (5, discriminator.outputs[1].shape[-1])
     want_logit, want_features = discriminator(images.astype("float32") / 127.5 - 1.0, training=False)
     np.testing.assert_allclose(features, np.asarray(want_features), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(logits, np.asarray(want_logit)[:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits, np.asarray(want_logit), rtol=1e-5, atol=1e-6)
 
 
 def test_outputs_do_not_depend_on_batching_and_do_not_change_the_model(saved_critic):
@@ -49,7 +49,7 @@ def test_outputs_do_not_depend_on_batching_and_do_not_change_the_model(saved_cri
 def test_empty_input_gives_empty_arrays(saved_critic):
     discriminator, path = saved_critic
     features, logits = critic.critic_outputs(critic.load_critic(path), np.zeros((0, 32, 32, 3), np.uint8))
-    assert features.shape == (0, discriminator.outputs[1].shape[-1]) and logits.shape == (0,)
+    assert features.shape == (0, discriminator.outputs[1].shape[-1]) and logits.shape == (0, 1)
 
 
 def test_bad_inputs(saved_critic, tmp_path):
@@ -65,3 +65,24 @@ def test_bad_inputs(saved_critic, tmp_path):
     io.save_keras(single, tmp_path / "single.keras")
     with pytest.raises(UserError, match="two outputs"):
         critic.load_critic(tmp_path / "single.keras")
+
+
+@pytest.mark.parametrize("minibatch_stddev", [False, True])
+def test_an_images_features_do_not_depend_on_the_other_images_of_its_batch(minibatch_stddev):
+    _, discriminator = networks.build_models({"architecture": "default", "minibatch_stddev": minibatch_stddev, **SMALL}, 32, 1)
+    image = _images(1, seed=3)[..., :1]
+    alone = critic.critic_outputs(discriminator, image)
+    for others in (_images(7, seed=4)[..., :1], np.zeros((3, 32, 32, 1), np.uint8)):
+        features, logits = critic.critic_outputs(discriminator, np.concatenate([others, image]))
+        np.testing.assert_allclose(features[-1:], alone[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(logits[-1:], alone[1], rtol=1e-5, atol=1e-6)
+
+
+def test_joint_critic_has_one_logit_per_culture_and_culture_embeddings():
+    _, discriminator = networks.build_models({"architecture": "default", **SMALL}, 32, 1, n_classes=5)
+    features, logits = critic.critic_outputs(discriminator, _images(4)[..., :1])
+    assert logits.shape == (4, 5)
+    embeddings = networks.class_embeddings(discriminator)
+    assert embeddings.shape[0] == 5
+    # logit_y = psi(phi) + <e_y, phi>: differences between cultures are inner products with e_a - e_b
+    assert not np.allclose(logits[:, 0], logits[:, 1])

@@ -17,21 +17,21 @@ def _write_corpus(path, n, seed, heldout_every=2):
     return images[split == "heldout"], ids[split == "heldout"]
 
 
-def _tiny_critic(path, poison=False):
-    """A functional critic with the documented outputs [logit (N, 1), features (N, F)]."""
+SMALL = {"architecture": "default", "latent_dim": 8, "g_width": 4, "d_width": 4, "max_width": 16}
+
+
+def _tiny_critic(path, poison=False, n_classes=1, seed=0):
+    """A discriminator with the documented outputs [logits (N, K), features (N, F)]."""
+    from ganstyle import io, networks
+
     import keras
 
-    keras.utils.set_random_seed(0)
-    image = keras.Input((SIZE, SIZE, 1))
-    hidden = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(image)
-    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
-    feats = keras.layers.Dense(6, activation="tanh")(hidden)
-    logit = keras.layers.Dense(1)(feats)
-    model = keras.Model(image, [logit, feats])
+    keras.utils.set_random_seed(seed)
+    _, model = networks.build_models(SMALL, SIZE, 1, n_classes=n_classes)
     if poison:
-        weights = model.layers[-1].get_weights()
-        model.layers[-1].set_weights([np.full_like(weights[0], np.nan), weights[1]])
-    model.save(path)
+        layer = model.get_layer("logit")
+        layer.kernel.assign(np.full(layer.kernel.shape, np.nan, np.float32))
+    io.save_keras(model, path)
     return model
 
 
@@ -53,7 +53,7 @@ def test_stack_cultures_keeps_order_and_labels():
     assert list(stacked["culture"]) == ["b", "b", "a", "a", "a"]
     assert list(stacked["ids"]) == ["x1", "x2", "y1", "y2", "y3"]
     assert stacked["features"].dtype == np.float32 and stacked["features"].shape == (5, 2)
-    np.testing.assert_array_equal(stacked["logits"], [0, 0, 2, 2, 2])
+    np.testing.assert_array_equal(stacked["logits"], [[0], [0], [2], [2], [2]])
     no_logits = features.stack_cultures(images, ids, lambda x: (np.zeros((len(x), 3)), None))
     assert "logits" not in no_logits
 
@@ -63,32 +63,76 @@ def test_non_finite_rows():
     np.testing.assert_array_equal(features.non_finite_rows(stacked), [False, True, True])
 
 
-def test_critic_features_of_all_cultures(tmp_path, corpora):
+def _critic_argv(tmp_path, cultures, paths, joint=True):
+    import json
+
+    critics = []
+    for i, culture in enumerate(cultures):
+        _tiny_critic(tmp_path / f"{culture}.keras", seed=i)
+        critics.append(str(tmp_path / f"{culture}.keras"))
+    snapshots = []
+    if joint:
+        for step in (4, 6):
+            _tiny_critic(tmp_path / f"critic_step{step:06d}.keras", n_classes=len(cultures), seed=step)
+            snapshots.append(str(tmp_path / f"critic_step{step:06d}.keras"))
+    settings = json.dumps({k: v for k, v in SMALL.items()})
+    joint_settings = json.dumps({"steps": 6, "snapshot_every": 2, "snapshots": 2, "d_width": 4, "g_width": 4})
+    return ["--critics", *critics, "--joint-critics", *snapshots, "--seed", "3", "--cultures", *cultures, "--corpora", *paths,
+            "--settings", settings, "--joint", joint_settings, "--out-dir", str(tmp_path / "features")], critics, snapshots
+
+
+def test_every_critic_space_of_one_seed(tmp_path, corpora):
+    from ganstyle import gan
     from ganstyle.critic import critic_outputs, load_critic
 
     cultures, paths, heldout = corpora
-    _tiny_critic(tmp_path / "discriminator.keras")
-    out = tmp_path / "features" / "critic_beta" / "seed3.npz"
-    argv = ["--critic", str(tmp_path / "discriminator.keras"), "--critic-culture", "beta", "--seed", "3", "--cultures", *cultures, "--corpora", *paths, "--out", str(out)]
+    argv, critics, snapshots = _critic_argv(tmp_path, cultures, paths)
     assert features.main(argv) == 0
-    with np.load(out) as data:
-        assert {"features", "logits", "culture", "ids", "critic", "seed", "extractor"} <= set(data.files)
-        n = sum(len(heldout[c][0]) for c in cultures)
-        assert data["features"].shape == (n, 6) and data["features"].dtype == np.float32
-        assert data["logits"].shape == (n,)
+    n = sum(len(heldout[c][0]) for c in cultures)
+    rows = np.concatenate([np.full(len(heldout[c][0]), c) for c in cultures]) == "gamma"
+    with np.load(tmp_path / "features" / "critic" / "seed3.npz") as data:
         assert list(data["culture"]) == [c for c in cultures for _ in heldout[c][0]]
         assert list(data["ids"]) == [i for c in cultures for i in heldout[c][1]]
-        assert str(data["critic"]) == "beta" and int(data["seed"]) == 3
-        # the same numbers as the critic API on the held-out images alone
-        direct_features, direct_logits = critic_outputs(load_critic(tmp_path / "discriminator.keras"), heldout["gamma"][0])
-        rows = data["culture"] == "gamma"
-        np.testing.assert_allclose(data["features"][rows], direct_features, rtol=1e-6)
-        np.testing.assert_allclose(data["logits"][rows], direct_logits, rtol=1e-6)
-        first = {k: data[k] for k in data.files}
-    assert features.main(argv[:-1] + [str(tmp_path / "again.npz")]) == 0
-    with np.load(tmp_path / "again.npz") as again:
-        for key, value in first.items():
-            np.testing.assert_array_equal(again[key], value)
+        assert str(data["space"]) == "critic" and int(data["seed"]) == 3
+        assert data["logits"].shape == (1, n, 3) and list(data["logit_cultures"]) == cultures
+        assert data["features"].shape[:2] == (1, n) and data["features"].shape[2] == data["blocks"].sum() and len(data["blocks"]) == 3
+        # block and logit k are culture k's critic, as the critic API gives them on the held-out images alone
+        direct_features, direct_logits = critic_outputs(load_critic(critics[1]), heldout["gamma"][0])
+        width = data["blocks"][0]
+        np.testing.assert_allclose(data["features"][0][rows][:, width : 2 * width], direct_features, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(data["logits"][0][rows][:, 1:2], direct_logits, rtol=1e-5, atol=1e-6)
+    with np.load(tmp_path / "features" / "joint" / "seed3.npz") as data:
+        assert data["features"].shape[:2] == (2, n) and data["logits"].shape == (2, n, 3) and list(data["steps"]) == [4, 6]
+        assert data["embeddings"].shape[:2] == (2, 3)
+    # the controls: the networks a run of seed 3 starts from
+    settings = gan.resolve_settings(SMALL)
+    untrained = gan.initial_models(settings, SIZE, 1, 3)[1]
+    with np.load(tmp_path / "features" / "critic_untrained" / "seed3.npz") as data:
+        direct_features, direct_logits = critic_outputs(untrained, heldout["gamma"][0])
+        np.testing.assert_allclose(data["features"][0][rows], direct_features, rtol=1e-5, atol=1e-6)
+        assert data["logits"].shape == (1, n, 3)  # one network, its logit standing for every culture's critic
+        np.testing.assert_allclose(data["logits"][0][rows][:, 2:3], direct_logits, rtol=1e-5, atol=1e-6)
+    with np.load(tmp_path / "features" / "joint_untrained" / "seed3.npz") as data:
+        assert data["logits"].shape == (1, n, 3) and list(data["steps"]) == [0]
+    # the same inputs give identical files
+    first = (tmp_path / "features" / "joint" / "seed3.npz").read_bytes()
+    assert features.main(argv) == 0
+    with np.load(tmp_path / "features" / "joint" / "seed3.npz") as again, np.load(io_bytes(first)) as before:
+        for key in before.files:
+            np.testing.assert_array_equal(again[key], before[key])
+
+
+def io_bytes(data: bytes):
+    import io
+
+    return io.BytesIO(data)
+
+
+def test_without_the_joint_critic_only_the_per_culture_spaces_are_written(tmp_path, corpora):
+    cultures, paths, _ = corpora
+    argv, _, _ = _critic_argv(tmp_path, cultures, paths, joint=False)
+    assert features.main(argv) == 0
+    assert sorted(p.name for p in (tmp_path / "features").iterdir()) == ["critic", "critic_untrained"]
 
 
 def test_reference_features(tmp_path, corpora):
@@ -113,14 +157,19 @@ def test_bad_input_is_named(tmp_path, corpora):
     np.savez(empty, images=np.zeros((2, SIZE, SIZE, 1), np.uint8), ids=np.array(["a", "b"]), split=np.array(["train", "train"]))
     with pytest.raises(UserError, match="empty/images.npz.*no held-out images"):
         features.main(["--reference", "--cultures", "empty", "--corpora", str(empty), "--out", str(tmp_path / "x.npz")])
-    with pytest.raises(UserError, match="needs --critic-culture"):
-        features.main(["--critic", str(tmp_path / "d.keras"), "--cultures", *cultures, "--corpora", *paths, "--out", str(tmp_path / "x.npz")])
+    with pytest.raises(UserError, match="needs --out-dir and --seed"):
+        features.main(["--critics", str(tmp_path / "d.keras"), "--cultures", *cultures, "--corpora", *paths])
+    argv, _, _ = _critic_argv(tmp_path, cultures, paths, joint=False)
+    start = argv.index("--critics")
+    with pytest.raises(UserError, match="--critics lists 2 files but --cultures 3"):
+        features.main(argv[: start + 1] + argv[start + 2 :])
 
 
 def test_diverged_critic_is_refused(tmp_path, corpora):
     cultures, paths, _ = corpora
+    argv, critics, _ = _critic_argv(tmp_path, cultures, paths, joint=False)
     _tiny_critic(tmp_path / "nan.keras", poison=True)
-    out = tmp_path / "x.npz"
+    argv[argv.index(critics[0])] = str(tmp_path / "nan.keras")
     with pytest.raises(UserError, match="nan.keras: non-finite features for .* images"):
-        features.main(["--critic", str(tmp_path / "nan.keras"), "--critic-culture", "alpha", "--cultures", *cultures, "--corpora", *paths, "--out", str(out)])
-    assert not out.exists()
+        features.main(argv)
+    assert not (tmp_path / "features" / "critic" / "seed3.npz").exists()
