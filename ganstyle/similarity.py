@@ -1,16 +1,32 @@
 """Stage ``similarity``: culture x culture matrices with bootstrap intervals and noise floors.
 
-Spaces
-    *critic panel* (per GAN seed): every critic's penultimate features of all
-    held-out images, each column standardised over the pooled images, the
-    critics side by side, reduced by PCA to ``n_components`` dimensions.  Each
-    critic block has the same total variance, so every critic weighs the same.
-    *reference*: the non-GAN reference features, through the same
-    standardise + PCA step (the baseline).
+Spaces (``SPACES``; files of the features stage)
+    ``reference``: the non-GAN reference features (the baseline).
+    ``critic``: the per-culture critics' features side by side (the *critic
+    panel*), their logits.  ``joint``: the joint critic's shared features, its
+    logits conditioned on each culture, its culture embeddings.  The controls
+    ``critic_untrained`` and ``joint_untrained``: the same networks before
+    training, through the same measures.  Features of a space go through the
+    same steps everywhere: every column standardised over the pooled images,
+    blocks side by side, PCA to ``n_components`` dimensions, scaled to mean
+    component variance 1.
 
-Measures (see ``MEASURES``; ``_critic`` / ``_reference`` name the space)
-    critic AUC (per critic, from its logits), FD and KID (``ganstyle.metrics``),
-    a cross-validated linear probe's confusion, transfer distances when given.
+Measures (``MEASURES``, declared once from ``METRICS`` x spaces; ``<metric>_<space>``)
+    from features: Fréchet distance (on the first ``n_min // 4`` components, so
+    that every culture has at least four times as many images as dimensions),
+    KID, a cross-validated (crossnobis) distance of culture means in units of
+    the within-culture spread, a cross-validated linear probe's confusion;
+    for the critic panel also the median over critics of the KID and the
+    crossnobis distance in each critic's own space; from logits: critic
+    separability (AUC of a culture's logit on its own images vs another's);
+    for the joint critic also the cosine distance of culture embeddings and
+    the cross-conditional score (how much less real a's images look
+    conditioned on b than on a, both directions averaged).
+
+Seeds and snapshots
+    Critic spaces are computed per GAN seed and per exported snapshot;
+    matrices are averaged over the snapshots of a seed, then over seeds.
+    ``per_seed.tsv`` keeps each seed's matrices (for seed-to-seed stability).
 
 Uncertainty
     One bootstrap serves every measure: replicate ``r`` resamples each culture's
@@ -24,6 +40,7 @@ Uncertainty
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import re
 import warnings
@@ -39,12 +56,44 @@ import pandas as pd
 from ganstyle import io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
+from ganstyle.features import CRITIC_SPACES
 from ganstyle.metrics.classification import roc_auc
-from ganstyle.metrics.distances import frechet_distance, kid, split_half_floor
+from ganstyle.metrics.distances import (
+    crossnobis_matrix,
+    frechet_distance,
+    frechet_matrix,
+    kid,
+    kid_matrix,
+    noise_whitener,
+    polynomial_kernel,
+    split_half_floor,
+)
 
 log = logging.getLogger(__name__)
 
 LONG_COLUMNS = ["culture_a", "culture_b", "measure", "value", "ci_low", "ci_high", "n_a", "n_b"]
+
+
+@dataclass(frozen=True)
+class Space:
+    name: str
+    label: str  # in figures
+    description: str
+    role: str  # "gan": a trained critic; "control": its untrained network; "baseline": no GAN
+    critics: str | None = None  # "panel": one critic per culture; "joint": one conditional critic; None: no critic
+
+
+SPACES: dict[str, Space] = {
+    s.name: s
+    for s in [
+        Space("reference", "reference features", "the non-GAN reference features", "baseline"),
+        Space("critic", "critic panel", "the per-culture GAN critics side by side (critic panel)", "gan", "panel"),
+        Space("critic_untrained", "untrained critic", "the per-culture critics' network before training (control)", "control", "panel"),
+        Space("joint", "joint critic", "the joint critic of all cultures", "gan", "joint"),
+        Space("joint_untrained", "untrained joint critic", "the joint critic's network before training (control)", "control", "joint"),
+    ]
+}
+assert set(CRITIC_SPACES) == set(SPACES) - {"reference"}
 
 
 @dataclass(frozen=True)
@@ -55,42 +104,99 @@ class Measure:
     per_seed: bool = False  # computed from the critics of one GAN seed
     ward: bool = False  # the value is a squared Hilbert-space distance: Ward is valid on its square root
     bounds: tuple[float, float] = (-np.inf, np.inf)  # range of possible values
+    space: str = ""  # the space it is computed in ("" for transfer measures)
+    floor: bool = False  # has a split-half noise floor (floors.tsv)
+    label: str = ""  # in figures
 
 
 POSITIVE, UNIT = (0.0, np.inf), (0.0, 1.0)
 
 
-def _space_measures(space: str, per_seed: bool) -> list[Measure]:
-    where = "the joint critic-panel space" if space == "critic" else "the reference (non-GAN) space"
+@dataclass(frozen=True)
+class Metric:
+    """A measure template: ``name`` + ``_<space>`` for every space it applies to."""
+
+    name: str
+    label: str  # in figures, followed by the space's label
+    description: str  # "{where}" is replaced by the space's description
+    distance: bool
+    applies: Callable[[Space], bool]
+    ward: bool = False
+    bounds: tuple[float, float] = (-np.inf, np.inf)
+    floor: bool = False
+
+
+def _every(space: Space) -> bool:
+    return True
+
+
+def _with_critics(space: Space) -> bool:
+    return space.critics is not None
+
+
+def _panel(space: Space) -> bool:
+    return space.critics == "panel"
+
+
+def _joint(space: Space) -> bool:
+    return space.critics == "joint"
+
+
+METRICS = [
+    Metric("fd", "Fréchet distance", "Fréchet distance in {where} (first n_min // 4 components)", True, _every, bounds=POSITIVE, floor=True),
+    Metric("kid", "KID", "KID (unbiased MMD^2, cubic kernel) in {where}; negative estimates clipped to 0", True, _every, ward=True, bounds=POSITIVE, floor=True),
+    Metric("crossnobis", "crossnobis distance", "cross-validated squared distance of culture means in {where}, per dimension, in units of the "
+           "within-culture spread (crossnobis); negative estimates clipped to 0", True, _every, bounds=POSITIVE),
+    Metric("probe", "linear-probe distance", "probe distance in {where}: 1 - 2 (C_ab + C_ba) / (C_aa + C_ab + C_ba + C_bb) of a cross-validated linear "
+           "probe's confusion C, 0 = confused like chance, 1 = never confused", True, _every, bounds=UNIT),
+    Metric("probe_confusion", "linear-probe confusion", "share of a's images the cross-validated linear probe in {where} assigns to b (diagonal: recall)", False, _every, bounds=UNIT),
+    Metric("kid_median", "median KID over critics", "median over the critics of the KID in each critic's own space ({where})", True, _panel, bounds=POSITIVE),
+    Metric("crossnobis_median", "median crossnobis over critics", "median over the critics of the crossnobis distance in each critic's own space ({where})", True, _panel, bounds=POSITIVE),
+    Metric("logit_auc", "logit AUC", "ROC AUC of culture a's logit ({where}) on a's held-out images vs b's (0.5 = cannot tell b from a); asymmetric",
+           False, _with_critics, bounds=UNIT),
+    Metric("separability", "separability", "mean over both directions of |2 logit_auc - 1| ({where}): 0 = neither logit separates the pair, 1 = both perfectly",
+           True, _with_critics, bounds=UNIT),
+    Metric("embedding_cosine", "culture-embedding cosine", "cosine distance 1 - cos(e_a, e_b) of the culture embeddings of {where}", True, _joint, bounds=(0.0, 2.0)),
+    Metric("cross_conditional", "cross-conditional score", "cross-conditional score of {where}: how much lower a's images score conditioned on b than on a "
+           "(mean logit difference), averaged with b's; negative values clipped to 0", True, _joint, bounds=POSITIVE),
+]
+
+
+def _derived(space: Space, per_seed: bool) -> list[Measure]:
+    """Floor-relative forms of the FD and KID of a space."""
     return [
-        Measure(f"fd_{space}", f"Fréchet distance in {where}", True, per_seed, bounds=POSITIVE),
-        Measure(f"kid_{space}", f"KID (unbiased MMD^2, cubic kernel) in {where}; negative estimates clipped to 0", True, per_seed, ward=True, bounds=POSITIVE),
-        Measure(f"fd_{space}_excess", f"fd_{space} minus the mean split-half floor of the two cultures", False, per_seed),
-        Measure(f"fd_{space}_ratio", f"fd_{space} divided by the mean split-half floor of the two cultures", False, per_seed, bounds=POSITIVE),
-        Measure(f"kid_{space}_excess", f"kid_{space} minus the mean split-half floor of the two cultures", False, per_seed),
-        Measure(f"probe_confusion_{space}", f"share of a's images the cross-validated linear probe in {where} assigns to b (diagonal: recall)", False, per_seed, bounds=UNIT),
-        Measure(f"probe_{space}", f"probe distance in {where}: 1 - 2 (C_ab + C_ba) / (C_aa + C_ab + C_ba + C_bb), 0 = confused like chance, 1 = never confused", True, per_seed, bounds=UNIT),
+        Measure(f"fd_{space.name}_excess", f"fd_{space.name} minus the mean split-half floor of the two cultures", False, per_seed,
+                space=space.name, label=f"Fréchet distance, {space.label} minus floor"),
+        Measure(f"fd_{space.name}_ratio", f"fd_{space.name} divided by the mean split-half floor of the two cultures", False, per_seed,
+                bounds=POSITIVE, space=space.name, label=f"Fréchet distance, {space.label} / floor"),
+        Measure(f"kid_{space.name}_excess", f"kid_{space.name} minus the mean split-half floor of the two cultures", False, per_seed,
+                space=space.name, label=f"KID, {space.label} minus floor"),
     ]
 
 
-MEASURES: dict[str, Measure] = {
-    m.name: m
-    for m in [
-        Measure("critic_auc", "ROC AUC of critic a: its logits on a's held-out images vs b's (0.5 = a's critic cannot tell b from a)", False, True, bounds=UNIT),
-        Measure("critic_auc_sym", "mean of critic_auc(a, b) and critic_auc(b, a)", False, True, bounds=UNIT),
-        Measure("critic_separability", "mean over the two critics of |2 AUC - 1| (0 = neither critic separates the pair, 1 = both perfectly)", True, True, bounds=UNIT),
-        Measure("critic_separability_excess", "critic_separability minus the mean split-half floor of the two cultures", False, True),
-        *_space_measures("critic", per_seed=True),
-        *_space_measures("reference", per_seed=False),
-    ]
-}
+def _measures() -> dict[str, Measure]:
+    measures = {}
+    for space in SPACES.values():
+        per_seed = space.critics is not None
+        for metric in METRICS:
+            if metric.applies(space):
+                name = f"{metric.name}_{space.name}"
+                measures[name] = Measure(name, metric.description.format(where=space.description), metric.distance, per_seed,
+                                         metric.ward, metric.bounds, space.name, metric.floor, f"{metric.label}, {space.label}")
+        measures.update({m.name: m for m in _derived(space, per_seed)})
+    return measures
+
+
+MEASURES: dict[str, Measure] = _measures()
 
 
 def transfer_measure(name: str, symmetric: bool) -> Measure:
     name = re.sub(r"[^a-z0-9_]+", "_", str(name).lower()).strip("_")  # measure names become file names
     if symmetric:
-        return Measure(f"transfer_{name}_sym", f"transfer '{name}', mean of both directions; interval = envelope of both", True)
-    return Measure(f"transfer_{name}", f"transfer '{name}' from culture a (source) to b (target), as given", False)
+        return Measure(f"transfer_{name}_sym", f"transfer '{name}', mean of both directions; interval = envelope of both", True,
+                       label=f"transfer {name.replace('_', ' ')}, both directions")
+    return Measure(f"transfer_{name}", f"transfer '{name}' from culture a (source) to b (target), as given", False,
+                   label=f"transfer {name.replace('_', ' ')}")
 
 
 # --------------------------------------------------------------------------- warnings
@@ -193,6 +299,7 @@ def percentile_interval(replicates: np.ndarray, ci: float) -> tuple[np.ndarray, 
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
         low, high = np.nanquantile(replicates, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
     return low, high
+
 
 
 # --------------------------------------------------------------------------- measures
@@ -314,6 +421,10 @@ def relative_to_floor(values: np.ndarray, floor_means: np.ndarray) -> tuple[np.n
     return excess, ratio
 
 
+
+# --------------------------------------------------------------------------- estimates of one space
+
+
 @dataclass
 class Estimate:
     """A (K, K) point estimate and its (B, K, K) bootstrap replicates (None when there are none)."""
@@ -322,87 +433,120 @@ class Estimate:
     replicates: np.ndarray | None = None
 
 
-def space_estimates(
-    x: np.ndarray,
-    labels_index: np.ndarray,
-    groups: Sequence[np.ndarray],
-    resamples: Sequence[Sequence[np.ndarray]],
-    space: str,
-    settings: dict,
-    names: Sequence[str] | None = None,
-) -> tuple[dict[str, Estimate], dict[str, np.ndarray]]:
-    """FD, KID and probe matrices (with replicates and floor-relative forms) in one embedded space.
+@dataclass
+class SpaceData:
+    """What one snapshot of one space gives the measures."""
 
-    Returns (estimates by measure name, floors by base measure name (K, 3)).
+    blocks: list[np.ndarray]  # feature blocks (N, F_b): one per critic of a panel, else one
+    logits: np.ndarray | None = None  # (N, K): column k is culture k's critic, or the logit conditioned on culture k
+    embeddings: np.ndarray | None = None  # (K, E) culture embeddings of a joint critic
+
+
+def _over_sets(fn: Callable[[Sequence[np.ndarray]], np.ndarray], groups, resamples) -> Estimate:
+    """``fn(index sets) -> (K, K)`` on the observed sets and on every bootstrap replicate."""
+    value = fn(groups)
+    return Estimate(value, np.stack([fn(r) for r in resamples]) if resamples else None)
+
+
+def feature_estimates(x: np.ndarray, labels_index: np.ndarray, groups, resamples, settings: dict) -> dict[str, Estimate]:
+    """FD, KID and crossnobis matrices of one embedded space (keys: metric names)."""
+    d_fd = fd_dimensions(x, groups)
+    kernel = polynomial_kernel(x, x)
+    white = x @ noise_whitener(x, labels_index)
+    folds, seed = settings["crossnobis_folds"], settings["seed"]
+    return {
+        "fd": _over_sets(lambda sets: frechet_matrix(x[:, :d_fd], sets), groups, resamples),
+        "kid": _over_sets(lambda sets: np.maximum(kid_matrix(kernel, sets), 0.0), groups, resamples),
+        "crossnobis": _over_sets(lambda sets: np.maximum(crossnobis_matrix(white, sets, folds, seed), 0.0), groups, resamples),
+    }
+
+
+def fd_dimensions(x: np.ndarray, groups) -> int:
+    """Components the Fréchet distance uses: at most a quarter of the smallest culture's images."""
+    return int(max(1, min(x.shape[1], min(len(g) for g in groups) // 4)))
+
+
+def probe_estimates(x: np.ndarray, labels_index: np.ndarray, groups, resamples, settings: dict) -> dict[str, Estimate]:
+    predicted = probe_predictions(x, labels_index, settings["probe_folds"], settings["probe_c"], settings["seed"])
+    confusion = _over_sets(lambda sets: confusion_rates(labels_index, predicted, sets), groups, resamples)
+    distance = Estimate(probe_distance(confusion.value), None if confusion.replicates is None else np.stack([probe_distance(c) for c in confusion.replicates]))
+    return {"probe_confusion": confusion, "probe": distance}
+
+
+def logit_estimates(logits: np.ndarray, groups, resamples) -> dict[str, Estimate]:
+    columns = [logits[:, k] for k in range(logits.shape[1])]
+    auc = _over_sets(lambda sets: critic_auc_matrix(columns, sets), groups, resamples)
+    separability = Estimate(symmetrised_separability(auc.value), None if auc.replicates is None else np.stack([symmetrised_separability(a) for a in auc.replicates]))
+    return {"logit_auc": auc, "separability": separability}
+
+
+def cross_conditional(logits: np.ndarray, sets) -> np.ndarray:
+    """(K, K): mean over a's images of logit(x, a) - logit(x, b), averaged with b's; clipped to >= 0.
+
+    The unconditional part psi(phi(x)) cancels: this is <e_a - e_b, phi> on a's
+    images, i.e. how much less real they look to the critic as b than as a.
     """
-    seed, ci, n_rep = settings["seed"], settings["ci"], settings["split_half_reps"]
-    estimates: dict[str, Estimate] = {}
-    floors: dict[str, np.ndarray] = {}
-    for metric, fn in (("fd", frechet_distance), ("kid", kid_distance)):
-        name = f"{metric}_{space}"
-        with summarised_warnings(f"{name} point estimate"):
-            point = pairwise_matrix(x, groups, fn)
-        with summarised_warnings(f"{name} bootstrap"):
-            replicates = np.stack([pairwise_matrix(x, resample, fn) for resample in resamples]) if resamples else None
-        with summarised_warnings(f"{name} split-half floor"):
-            floors[name] = culture_floors(x, groups, fn, n_rep, seed, ci, names)
-        estimates[name] = Estimate(point, replicates)
-        excess, ratio = relative_to_floor(point, floors[name][:, 0])
+    mean_logits = np.stack([logits[np.asarray(s)].mean(axis=0) for s in sets])  # [a, b]: a's images as b
+    drop = np.diagonal(mean_logits)[:, None] - mean_logits
+    score = np.maximum((drop + drop.T) / 2.0, 0.0)
+    np.fill_diagonal(score, 0.0)
+    return score
+
+
+def embedding_cosine(embeddings: np.ndarray) -> np.ndarray:
+    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    distance = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    return distance
+
+
+def space_estimates(
+    data: SpaceData, space: Space, labels_index: np.ndarray, groups, resamples, settings: dict, names: Sequence[str]
+) -> tuple[dict[str, Estimate], dict[str, np.ndarray], np.ndarray, float]:
+    """Every measure of one space (one snapshot): (estimates by measure name, floors by measure (K, 3),
+    the embedded features, their explained variance)."""
+    x, explained = joint_space(data.blocks, settings["n_components"])
+    by_metric: dict[str, Estimate] = {}
+    floors = {}
+    with summarised_warnings(f"{space.name} features"):
+        by_metric.update(feature_estimates(x, labels_index, groups, resamples, settings))
+        by_metric.update(probe_estimates(x, labels_index, groups, resamples, settings))
+        d_fd = fd_dimensions(x, groups)
+        for metric, fn, columns in (("fd", frechet_distance, d_fd), ("kid", kid_distance, x.shape[1])):
+            floors[f"{metric}_{space.name}"] = culture_floors(x[:, :columns], groups, fn, settings["split_half_reps"], settings["seed"], settings["ci"], names)
+    if space.critics == "panel":
+        with summarised_warnings(f"{space.name} per-critic spaces"):
+            per_critic = [feature_estimates(joint_space([block], settings["n_components"])[0], labels_index, groups, resamples, settings) for block in data.blocks]
+        for metric in ("kid", "crossnobis"):
+            by_metric[f"{metric}_median"] = Estimate(
+                np.median([p[metric].value for p in per_critic], axis=0),
+                None if not resamples else np.median([p[metric].replicates for p in per_critic], axis=0),
+            )
+    if data.logits is not None:
+        by_metric.update(logit_estimates(data.logits, groups, resamples))
+    if space.critics == "joint":
+        by_metric["cross_conditional"] = _over_sets(lambda sets: cross_conditional(data.logits, sets), groups, resamples)
+        by_metric["embedding_cosine"] = Estimate(embedding_cosine(data.embeddings))  # no images involved: no replicates
+    estimates = {f"{metric}_{space.name}": estimate for metric, estimate in by_metric.items()}
+    for metric in ("fd", "kid"):
+        name = f"{metric}_{space.name}"
+        excess, ratio = relative_to_floor(estimates[name].value, floors[name][:, 0])
+        replicates = estimates[name].replicates
         rep_excess, rep_ratio = relative_to_floor(replicates, floors[name][:, 0]) if replicates is not None else (None, None)
         estimates[f"{name}_excess"] = Estimate(excess, rep_excess)
         if metric == "fd":
             estimates[f"{name}_ratio"] = Estimate(ratio, rep_ratio)
-
-    with summarised_warnings(f"probe_{space}"):
-        predicted = probe_predictions(x, labels_index, settings["probe_folds"], settings["probe_c"], seed)
-        confusion = confusion_rates(labels_index, predicted, groups)
-        rep_confusion = np.stack([confusion_rates(labels_index, predicted, r) for r in resamples]) if resamples else None
-        estimates[f"probe_confusion_{space}"] = Estimate(confusion, rep_confusion)
-        estimates[f"probe_{space}"] = Estimate(
-            probe_distance(confusion), np.stack([probe_distance(c) for c in rep_confusion]) if resamples else None
-        )
-    return estimates, floors
+    unknown = set(estimates) - set(MEASURES)
+    assert not unknown, unknown  # every computed measure is declared in MEASURES
+    return estimates, floors, x, explained
 
 
-def critic_estimates(
-    logits_by_critic: Sequence[np.ndarray],
-    groups: Sequence[np.ndarray],
-    resamples: Sequence[Sequence[np.ndarray]],
-    settings: dict,
-    names: Sequence[str] | None = None,
-) -> tuple[dict[str, Estimate], dict[str, np.ndarray]]:
-    """Critic AUC (directed and symmetrised) and separability, with the separability floor per culture."""
-    auc = critic_auc_matrix(logits_by_critic, groups)
-    rep_auc = np.stack([critic_auc_matrix(logits_by_critic, r) for r in resamples]) if resamples else None
-    separability = symmetrised_separability(auc)
-    rep_separability = np.stack([symmetrised_separability(a) for a in rep_auc]) if resamples else None
-
-    def own_split_separability(half_a, half_b):
-        return abs(2.0 * roc_auc(half_a, half_b) - 1.0)
-
-    # critic k's logits on its own culture's images, split in halves
-    names = names if names is not None else [f"#{k + 1}" for k in range(len(groups))]
-    floors = np.full((len(groups), 3), np.nan)
-    with summarised_warnings("critic_separability split-half floor"):
-        for k, (logits, rows) in enumerate(zip(logits_by_critic, groups)):
-            floors[k] = culture_floors(logits[:, None], [rows], own_split_separability, settings["split_half_reps"], settings["seed"] + k, settings["ci"], [names[k]])[0]
-    excess, _ = relative_to_floor(separability, floors[:, 0])
-    rep_excess = relative_to_floor(rep_separability, floors[:, 0])[0] if resamples else None
-    estimates = {
-        "critic_auc": Estimate(auc, rep_auc),
-        "critic_auc_sym": Estimate((auc + auc.T) / 2, (rep_auc + rep_auc.transpose(0, 2, 1)) / 2 if resamples else None),
-        "critic_separability": Estimate(separability, rep_separability),
-        "critic_separability_excess": Estimate(excess, rep_excess),
-    }
-    return estimates, {"critic_separability": floors}
-
-
-def mean_over_seeds(per_seed: Sequence[dict[str, Estimate]]) -> dict[str, Estimate]:
-    """Seed-averaged estimates; replicate r of every seed used the same image resample, so they average too."""
+def mean_estimates(estimates: Sequence[dict[str, Estimate]]) -> dict[str, Estimate]:
+    """Averaged estimates (over snapshots or seeds); replicate r of each used the same image resample, so they average too."""
     averaged = {}
-    for name in per_seed[0]:
-        values = np.mean([s[name].value for s in per_seed], axis=0)
-        reps = [s[name].replicates for s in per_seed]
+    for name in estimates[0]:
+        values = np.mean([s[name].value for s in estimates], axis=0)
+        reps = [s[name].replicates for s in estimates]
         averaged[name] = Estimate(values, None if reps[0] is None else np.mean(reps, axis=0))
     return averaged
 
@@ -490,36 +634,60 @@ def square_frame(matrix: np.ndarray, cultures: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
+
 # --------------------------------------------------------------------------- I/O
 
 
 @dataclass
 class FeatureFile:
     path: str
-    features: np.ndarray
+    space: str
+    seed: int
     culture: np.ndarray
     ids: np.ndarray
-    logits: np.ndarray | None
-    critic: str
-    seed: int
+    snapshots: list[SpaceData]
+    steps: list[int]
 
 
-def read_feature_file(path: str) -> FeatureFile:
+def _check_keys(path: str, data, keys: set[str]) -> None:
+    missing = keys - set(data.files)
+    if missing:
+        raise UserError(f"{path}: missing array(s) {', '.join(sorted(missing))} (re-run extract_features)")
+
+
+def read_reference(path: str) -> FeatureFile:
     if not Path(path).exists():
         raise UserError(f"features not found: {path}")
     with np.load(path, allow_pickle=False) as data:
-        missing = {"features", "culture", "ids"} - set(data.files)
+        _check_keys(path, data, {"features", "culture", "ids"})
+        return FeatureFile(path, "reference", -1, data["culture"].astype(str), data["ids"].astype(str),
+                           [SpaceData([data["features"].astype(np.float64)])], [0])
+
+
+def read_critic_space(path: str, cultures: Sequence[str]) -> FeatureFile:
+    """A critic-space file of the features stage, logit columns put in the order of ``cultures``."""
+    if not Path(path).exists():
+        raise UserError(f"features not found: {path}")
+    with np.load(path, allow_pickle=False) as data:
+        _check_keys(path, data, {"features", "blocks", "logits", "logit_cultures", "culture", "ids", "space", "seed", "steps"})
+        space = str(data["space"])
+        if space not in SPACES or SPACES[space].critics is None:
+            raise UserError(f"{path}: unknown critic space '{space}' (expected one of {', '.join(CRITIC_SPACES)})")
+        columns = list(data["logit_cultures"].astype(str))
+        missing = [c for c in cultures if c not in columns]
         if missing:
-            raise UserError(f"{path}: missing array(s) {', '.join(sorted(missing))} (re-run extract_features)")
-        return FeatureFile(
-            path=path,
-            features=data["features"].astype(np.float64),
-            culture=data["culture"].astype(str),
-            ids=data["ids"].astype(str),
-            logits=data["logits"].astype(np.float64) if "logits" in data.files else None,
-            critic=str(data["critic"]) if "critic" in data.files else "",
-            seed=int(data["seed"]) if "seed" in data.files else -1,
-        )
+            raise UserError(f"{path}: no critic (logit) for culture(s) {', '.join(missing)}")
+        order = [columns.index(c) for c in cultures]
+        edges = np.cumsum([0, *data["blocks"].astype(int)])
+        snapshots = []
+        for s in range(data["features"].shape[0]):
+            features = data["features"][s].astype(np.float64)
+            embeddings = data["embeddings"][s][order].astype(np.float64) if "embeddings" in data.files else None
+            snapshots.append(SpaceData([features[:, a:b] for a, b in itertools.pairwise(edges)], data["logits"][s][:, order].astype(np.float64), embeddings))
+        if SPACES[space].critics == "joint" and snapshots[0].embeddings is None:
+            raise UserError(f"{path}: a joint critic's file needs 'embeddings' (re-run extract_features)")
+        return FeatureFile(path, space, int(data["seed"]), data["culture"].astype(str), data["ids"].astype(str), snapshots,
+                           [int(s) for s in data["steps"]])
 
 
 def check_same_images(files: Sequence[FeatureFile], cultures: Sequence[str]) -> None:
@@ -536,28 +704,26 @@ def check_same_images(files: Sequence[FeatureFile], cultures: Sequence[str]) -> 
             raise UserError(f"{other.path} and {first.path} hold different held-out images (re-run extract_features)")
 
 
-def critic_panels(files: Sequence[FeatureFile], cultures: Sequence[str]) -> dict[int, list[FeatureFile]]:
-    """Critic files by seed, each panel ordered like ``cultures``; a missing critic is an error."""
-    panels: dict[int, dict[str, FeatureFile]] = {}
+def by_space_and_seed(files: Sequence[FeatureFile]) -> dict[str, dict[int, FeatureFile]]:
+    """Critic-space files by space and seed; every space must have the same seeds."""
+    spaces: dict[str, dict[int, FeatureFile]] = {}
     for f in files:
-        if f.logits is None or not f.critic:
-            raise UserError(f"{f.path}: not a critic feature file (no logits or critic name)")
-        if f.critic in panels.setdefault(f.seed, {}):
-            raise UserError(f"{f.path}: a second critic of culture '{f.critic}' seed {f.seed}")
-        panels[f.seed][f.critic] = f
-    ordered = {}
-    for seed in sorted(panels):
-        missing = [c for c in cultures if c not in panels[seed]]
-        if missing:
-            raise UserError(f"seed {seed}: no critic features for culture(s) {', '.join(missing)}")
-        ordered[seed] = [panels[seed][c] for c in cultures]
-    return ordered
+        if f.seed in spaces.setdefault(f.space, {}):
+            raise UserError(f"{f.path}: a second file of space '{f.space}' seed {f.seed}")
+        spaces[f.space][f.seed] = f
+    if "critic" not in spaces:
+        raise UserError("no features of the per-culture critics (space 'critic') among --critic-features")
+    seeds = sorted(spaces["critic"])
+    for space, files_by_seed in spaces.items():
+        if sorted(files_by_seed) != seeds:
+            raise UserError(f"space '{space}' has seeds {sorted(files_by_seed)}, the critics have {seeds}")
+    return {space: dict(sorted(spaces[space].items())) for space in SPACES if space in spaces}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ganstyle similarity", description=__doc__.splitlines()[0])
     parser.add_argument("--cultures", nargs="+", required=True, help="culture names in matrix order")
-    parser.add_argument("--critic-features", nargs="+", required=True, help="results/features/critic_{culture}/seed{seed}.npz files")
+    parser.add_argument("--critic-features", nargs="+", required=True, help="results/features/<space>/seed<seed>.npz files")
     parser.add_argument("--reference", required=True, help="results/features/reference.npz")
     parser.add_argument("--transfer", nargs="*", default=[], help="results/transfer/transfer_distances.tsv (optional)")
     parser.add_argument("--out", required=True, help="output folder (results/similarity)")
@@ -574,10 +740,12 @@ class Analysis:
     floors: pd.DataFrame
     spaces: pd.DataFrame
     embeddings: dict[str, np.ndarray]
+    culture: np.ndarray  # (N,) of the image-level embeddings
+    ids: np.ndarray
 
 
-def analyse(reference: FeatureFile, panels: dict[int, list[FeatureFile]], cultures: Sequence[str], settings: dict) -> Analysis:
-    """All matrices, replicates and floors of the reference space and of every seed's critic panel."""
+def analyse(reference: FeatureFile, critic_spaces: dict[str, dict[int, FeatureFile]], cultures: Sequence[str], settings: dict) -> Analysis:
+    """All matrices, replicates and floors of the reference space and of every critic space and seed."""
     groups = culture_groups(reference.culture, cultures)
     position = {c: i for i, c in enumerate(cultures)}
     labels_index = np.array([position[c] for c in reference.culture])  # row -> index of its culture
@@ -586,39 +754,40 @@ def analyse(reference: FeatureFile, panels: dict[int, list[FeatureFile]], cultur
     log.info("%d cultures, %s held-out images, %d bootstrap replicates", len(cultures), sizes, settings["n_boot"])
     spaces, embeddings, floor_rows = [], {}, []
 
-    def record(space: str, seed: int | None, x: np.ndarray, n_input: int, explained: float, floors: dict[str, np.ndarray]) -> None:
-        embeddings["reference" if seed is None else f"critic_seed{seed}"] = x.astype(np.float32)
-        spaces.append({"space": space, "seed": seed, "n_images": len(x), "n_input_features": n_input, "n_components": x.shape[1], "explained_variance": explained})
-        for name, values in floors.items():
-            for culture, n, (mean, low, high) in zip(cultures, sizes, values):
-                floor_rows.append({"culture": culture, "measure": name, "seed": seed, "value": mean, "ci_low": low, "ci_high": high, "n_half": n // 2})
+    def estimate(space: str, seed: int | None, f: FeatureFile) -> dict[str, Estimate]:
+        per_snapshot = []
+        for data, step in zip(f.snapshots, f.steps):
+            values, floors, x, explained = space_estimates(data, SPACES[space], labels_index, groups, resamples, settings, cultures)
+            per_snapshot.append(values)
+            spaces.append({"space": space, "seed": seed, "step": step, "n_images": len(x), "n_input_features": sum(b.shape[1] for b in data.blocks),
+                           "n_blocks": len(data.blocks), "n_components": x.shape[1], "explained_variance": explained})
+            for name, rows in floors.items():
+                for culture, n, (mean, low, high) in zip(cultures, sizes, rows):
+                    floor_rows.append({"culture": culture, "measure": name, "seed": seed, "step": step, "value": mean, "ci_low": low, "ci_high": high, "n_half": n // 2})
+        # image-level embeddings (for PERMANOVA) of the final snapshot of the first seed
+        key = space if seed is None else f"{space}_seed{seed}"
+        if seed is None or seed == min(critic_spaces[space]):
+            embeddings[key] = x.astype(np.float32)
+        log.info("%s%s: %d snapshot(s) done", space, "" if seed is None else f" seed {seed}", len(f.snapshots))
+        return mean_estimates(per_snapshot)
 
-    # the baseline
-    x_ref, explained = joint_space([reference.features], settings["n_components"])
-    estimates, floors = space_estimates(x_ref, labels_index, groups, resamples, "reference", settings, cultures)
-    record("reference", None, x_ref, reference.features.shape[1], explained, floors)
-
-    # the critic panel, one per seed
-    per_seed = {}
-    for seed, panel in panels.items():
-        x_critic, explained = joint_space([f.features for f in panel], settings["n_components"])
-        seed_estimates, seed_floors = space_estimates(x_critic, labels_index, groups, resamples, "critic", settings, cultures)
-        auc_estimates, auc_floors = critic_estimates([f.logits for f in panel], groups, resamples, settings, cultures)
-        seed_estimates.update(auc_estimates)
-        record("critic", seed, x_critic, sum(f.features.shape[1] for f in panel), explained, {**seed_floors, **auc_floors})
-        per_seed[seed] = seed_estimates
-        log.info("seed %d: critic panel of %d critics done", seed, len(panel))
-    estimates.update(mean_over_seeds(list(per_seed.values())))
-
-    for name, estimate in estimates.items():
-        if estimate.replicates is not None:
-            estimate.replicates = centre_replicates(estimate.value, estimate.replicates, MEASURES[name].bounds)
+    estimates = estimate("reference", None, reference)
+    per_seed: dict[int, dict[str, Estimate]] = {}
+    for space, files in critic_spaces.items():
+        for seed, f in files.items():
+            per_seed.setdefault(seed, {}).update(estimate(space, seed, f))
+    estimates.update(mean_estimates(list(per_seed.values())))
+    for name, est in estimates.items():
+        if est.replicates is not None:
+            est.replicates = centre_replicates(est.value, est.replicates, MEASURES[name].bounds)
     return Analysis(
         estimates=estimates,
         per_seed=per_seed,
-        floors=pd.DataFrame(floor_rows, columns=["culture", "measure", "seed", "value", "ci_low", "ci_high", "n_half"]),
+        floors=pd.DataFrame(floor_rows, columns=["culture", "measure", "seed", "step", "value", "ci_low", "ci_high", "n_half"]),
         spaces=pd.DataFrame(spaces),
         embeddings=embeddings,
+        culture=reference.culture,
+        ids=reference.ids,
     )
 
 
@@ -632,16 +801,17 @@ def main(argv: list[str] | None = None, stage: str = "similarity") -> int:
     if len(cultures) < 2:
         raise UserError("--cultures: at least 2 cultures are needed for a similarity matrix")
 
-    reference = read_feature_file(args.reference)
-    critic_files = [read_feature_file(p) for p in args.critic_features]
+    reference = read_reference(args.reference)
+    critic_files = [read_critic_space(p, cultures) for p in args.critic_features]
     check_same_images([reference, *critic_files], cultures)
-    panels = critic_panels(critic_files, cultures)
+    critic_spaces = by_space_and_seed(critic_files)
     sizes = [int((reference.culture == c).sum()) for c in cultures]
-    too_small = [f"{c} ({n})" for c, n in zip(cultures, sizes) if n < 2]
+    too_small = [f"{c} ({n})" for c, n in zip(cultures, sizes) if n < 2 * settings["crossnobis_folds"]]
     if too_small:
-        raise UserError(f"{args.reference}: cultures with fewer than 2 held-out images: {', '.join(too_small)} (config keys ingest.heldout_fraction, ingest.min_images)")
+        raise UserError(f"{args.reference}: cultures with fewer than {2 * settings['crossnobis_folds']} held-out images: {', '.join(too_small)} "
+                        "(config keys ingest.heldout_fraction, ingest.min_images)")
 
-    analysis = analyse(reference, panels, cultures, settings)
+    analysis = analyse(reference, critic_spaces, cultures, settings)
     estimates = dict(analysis.estimates)
     measures = {name: MEASURES[name] for name in estimates}
     intervals = {
@@ -656,8 +826,11 @@ def main(argv: list[str] | None = None, stage: str = "similarity") -> int:
         estimates.update(transfer)
         intervals.update(transfer_intervals)
         measures.update(transfer_measures)
+    write_tables(Path(args.out), cultures, sizes, estimates, intervals, measures, analysis)
+    return 0
 
-    out = Path(args.out)
+
+def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, analysis: Analysis) -> None:
     unknown_sizes = [np.nan] * len(cultures)  # transfer distances do not say how many images they used
     table = pd.concat(
         [
@@ -687,7 +860,10 @@ def main(argv: list[str] | None = None, stage: str = "similarity") -> int:
     io.write_tsv(out / "per_seed.tsv", pd.concat(seed_rows, ignore_index=True)[["seed", "culture_a", "culture_b", "measure", "value"]])
     io.write_tsv(out / "floors.tsv", analysis.floors)
     io.write_tsv(out / "spaces.tsv", analysis.spaces)
-    io.write_tsv(out / "measures.tsv", pd.DataFrame([{"measure": m.name, "distance": m.distance, "ward": m.ward, "per_seed": m.per_seed, "description": m.description} for m in measures.values()]))
-    io.write_npz(out / "image_features.npz", culture=reference.culture, ids=reference.ids, **analysis.embeddings)
+    role = {name: SPACES[m.space].role if m.space else "transfer" for name, m in measures.items()}
+    io.write_tsv(out / "measures.tsv", pd.DataFrame([
+        {"measure": m.name, "label": m.label, "space": m.space, "role": role[m.name], "distance": m.distance, "ward": m.ward, "per_seed": m.per_seed, "description": m.description}
+        for m in measures.values()
+    ]))
+    io.write_npz(out / "image_features.npz", culture=analysis.culture, ids=analysis.ids, **analysis.embeddings)
     log.info("wrote %d measures (%d distances) to %s", len(estimates), len(distance_names), out)
-    return 0

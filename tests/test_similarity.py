@@ -1,5 +1,7 @@
 import warnings
 
+from feature_files import write_feature_files
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,9 +11,10 @@ from sklearn.metrics import adjusted_rand_score, roc_auc_score
 from ganstyle import clustering, similarity
 from ganstyle.errors import UserError
 from ganstyle.metrics.distances import frechet_distance
+from ganstyle.metrics.groups import within_across_auc
 from ganstyle.metrics.reference import reference_features
 
-SETTINGS = {"n_components": 8, "n_boot": 12, "ci": 0.9, "split_half_reps": 5, "probe_folds": 3, "probe_c": 1.0, "seed": 0}
+SETTINGS = {"n_components": 8, "n_boot": 12, "ci": 0.9, "split_half_reps": 5, "probe_folds": 3, "probe_c": 1.0, "crossnobis_folds": 4, "seed": 0}
 
 
 # --------------------------------------------------------------------------- pure functions
@@ -200,58 +203,89 @@ def _shape_images(n: int, blur: float, seed: int, size: int = 32) -> np.ndarray:
     return np.stack(images)
 
 
-def test_planted_structure_distances_grow_and_clusters_are_recovered():
-    # six cultures: the same kind of shapes, blurred by an increasing amount, in three planted groups
-    blurs = [0.0, 0.25, 1.2, 1.45, 2.4, 2.65]
-    planted = [0, 0, 1, 1, 2, 2]
-    n = 60
+def _planted(n=60, blurs=(0.0, 0.25, 1.2, 1.45, 2.4, 2.65)):
+    """Six cultures: the same kind of shapes, blurred by an increasing amount, in three planted groups."""
     images = np.concatenate([_shape_images(n, blur, seed=10 + i) for i, blur in enumerate(blurs)])
-    labels = np.repeat([f"c{i}" for i in range(len(blurs))], n)
     cultures = [f"c{i}" for i in range(len(blurs))]
-    x, _ = similarity.joint_space([reference_features(images)], n_components=8)
+    labels = np.repeat(cultures, n)
     groups = similarity.culture_groups(labels, cultures)
-    labels_index = np.repeat(np.arange(len(blurs)), n)
+    return images, cultures, groups, np.repeat(np.arange(len(blurs)), n), [0, 0, 1, 1, 2, 2]
+
+
+def _recovered(matrix, k=3):
+    tree = clustering.cluster_tree(clustering.clean_distance(matrix), "average")
+    return clustering.flat_clusters(tree, k)
+
+
+def test_planted_structure_distances_grow_and_clusters_are_recovered():
+    images, cultures, groups, labels_index, planted = _planted()
     resamples = similarity.bootstrap_resamples(groups, 20, seed=0)
+    data = similarity.SpaceData([reference_features(images)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        estimates, floors = similarity.space_estimates(x, labels_index, groups, resamples, "reference", SETTINGS)
+        estimates, floors, _, _ = similarity.space_estimates(data, similarity.SPACES["reference"], labels_index, groups, resamples, SETTINGS, cultures)
 
-    for name in ("fd_reference", "kid_reference"):
+    for name in ("fd_reference", "kid_reference", "crossnobis_reference"):
         matrix = estimates[name].value
         from_sharpest = matrix[0, 1:]
         assert np.all(np.diff(from_sharpest) > 0), f"{name} does not grow with blur: {from_sharpest}"
         from_blurriest = matrix[-1, :-1][::-1]
         assert np.all(np.diff(from_blurriest) > 0), f"{name} does not grow with blur: {from_blurriest}"
-        # the largest planted difference is far above the split-half noise floor
-        assert matrix[0, -1] > 3 * np.nanmax(floors[name][:, 2])
+        if name in floors:  # the largest planted difference is far above the split-half noise floor
+            assert matrix[0, -1] > 3 * np.nanmax(floors[name][:, 2])
 
-    for name in ("fd_reference", "kid_reference", "probe_reference"):
-        tree = clustering.cluster_tree(clustering.clean_distance(estimates[name].value), "average")
-        recovered = clustering.flat_clusters(tree, 3)
-        assert adjusted_rand_score(planted, recovered) == 1.0, f"{name}: {recovered}"
+    for name in ("fd_reference", "kid_reference", "crossnobis_reference", "probe_reference"):
+        assert adjusted_rand_score(planted, _recovered(estimates[name].value)) == 1.0, name
+        assert within_across_auc(estimates[name].value, planted) > 0.9, name
+
+
+def test_planted_structure_is_recovered_by_the_critic_measures():
+    """Critic-space measures on planted logits and features: a panel of per-culture critics and a joint
+    critic whose culture embeddings and conditional logits carry the planted groups."""
+    rng = np.random.default_rng(7)
+    images, cultures, groups, labels_index, planted = _planted(n=40)
+    features = reference_features(images)
+    k = len(cultures)
+    centres = np.stack([rng.normal(size=6) * 0.3 + 3.0 * np.eye(3)[g].repeat(2) for g in planted])  # group-level directions
+    phi = centres[labels_index] + rng.normal(size=(len(images), 6))
+    logits = phi @ centres.T  # logit conditioned on culture b: <e_b, phi>
+    resamples = similarity.bootstrap_resamples(groups, 10, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        joint, _, _, _ = similarity.space_estimates(similarity.SpaceData([features], logits, centres), similarity.SPACES["joint"],
+                                                    labels_index, groups, resamples, SETTINGS, cultures)
+        panel, _, _, _ = similarity.space_estimates(similarity.SpaceData([features[:, :100], features[:, 100:]], logits), similarity.SPACES["critic"],
+                                                    labels_index, groups, resamples, SETTINGS, cultures)
+    for name in ("cross_conditional_joint", "embedding_cosine_joint", "separability_joint", "kid_joint", "crossnobis_joint"):
+        assert adjusted_rand_score(planted, _recovered(joint[name].value)) == 1.0, name
+    for name in ("kid_median_critic", "crossnobis_median_critic", "crossnobis_critic", "separability_critic"):
+        assert within_across_auc(panel[name].value, planted) > 0.9, name
+    assert joint["embedding_cosine_joint"].replicates is None  # no images involved
+    assert joint["cross_conditional_joint"].replicates.shape == (10, k, k)
+
+
+def test_cross_conditional_is_the_drop_in_logit_under_the_other_culture():
+    logits = np.array([[3.0, 1.0], [2.0, 0.0], [0.0, 4.0]])  # rows: images; columns: conditioned on culture 0, 1
+    score = similarity.cross_conditional(logits, [np.array([0, 1]), np.array([2])])
+    # culture 0's images drop by 2 when read as culture 1; culture 1's by 4 when read as culture 0
+    assert score[0, 1] == pytest.approx(3.0) and score[1, 0] == pytest.approx(3.0) and score[0, 0] == 0.0
+
+
+def test_embedding_cosine():
+    distance = similarity.embedding_cosine(np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]]))
+    assert distance[0, 1] == pytest.approx(0.0) and distance[0, 2] == pytest.approx(1.0)
+
+
+def test_measures_are_declared_once_for_every_space():
+    names = similarity.MEASURES
+    for space in similarity.SPACES:
+        assert f"kid_{space}" in names and f"crossnobis_{space}" in names
+    assert "cross_conditional_joint" in names and "cross_conditional_critic" not in names
+    assert "kid_median_critic" in names and "kid_median_joint" not in names
+    assert all(m.label for m in names.values())
 
 
 # --------------------------------------------------------------------------- the stage
-
-
-def _write_features(folder, cultures=("a", "b", "c", "d"), n=16, seeds=(0,), features=12, shift=1.5):
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    centres = {c: shift * rng.normal(size=features) for c in cultures}
-    base = np.concatenate([centres[c] + rng.normal(size=(n, features)) for c in cultures])
-    labels = np.repeat(list(cultures), n)
-    ids = np.array([f"{i:016x}" for i in range(len(labels))])
-    np.savez(folder / "reference.npz", features=base.astype(np.float32), culture=labels, ids=ids, critic=np.array(""), seed=np.array(-1))
-    paths = []
-    for seed in seeds:
-        for c in cultures:
-            mix = rng.normal(size=(features, 6))
-            logits = -np.sum((base - centres[c]) ** 2, axis=1) + rng.normal(size=len(base))
-            path = folder / f"critic_{c}" / f"seed{seed}.npz"
-            path.parent.mkdir(exist_ok=True)
-            np.savez(path, features=np.tanh(base @ mix).astype(np.float32), logits=logits.astype(np.float32), culture=labels, ids=ids, critic=np.array(c), seed=np.array(seed))
-            paths.append(str(path))
-    return list(cultures), paths, str(folder / "reference.npz")
 
 
 def _run(cultures, critics, reference, out, settings=SETTINGS, transfer=()):
@@ -264,7 +298,7 @@ def _run(cultures, critics, reference, out, settings=SETTINGS, transfer=()):
 
 
 def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
-    cultures, critics, reference = _write_features(tmp_path / "features", seeds=(0, 1))
+    cultures, critics, reference = write_feature_files(tmp_path / "features", seeds=(0, 1))
     transfer = tmp_path / "transfer_distances.tsv"
     pairs = [(a, b) for a in cultures for b in cultures if a != b]
     pd.DataFrame(
@@ -277,7 +311,9 @@ def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
     table = pd.read_csv(out / "similarity.tsv", sep="\t")
     assert list(table.columns) == similarity.LONG_COLUMNS
     k = len(cultures)
-    for name in ("critic_auc", "critic_separability", "fd_critic", "kid_critic", "probe_critic", "fd_reference", "kid_reference", "fd_critic_excess", "transfer_cycle_l1_sym"):
+    assert set(table["measure"]) == set(similarity.MEASURES) | {"transfer_cycle_l1", "transfer_cycle_l1_sym"}
+    for name in ("logit_auc_critic", "separability_critic", "fd_critic", "kid_critic", "probe_critic", "cross_conditional_joint",
+                 "kid_median_critic", "crossnobis_joint_untrained", "fd_reference", "fd_critic_excess", "transfer_cycle_l1_sym"):
         rows = table[table["measure"] == name]
         assert len(rows) == k * k, name
         matrix = pd.read_csv(out / "matrices" / f"{name}.tsv", sep="\t", index_col=0)
@@ -288,18 +324,24 @@ def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
 
     with np.load(out / "distances.npz") as data:
         names = list(data["measures"])
-        assert {"critic_separability", "fd_critic", "kid_critic", "probe_critic", "fd_reference", "transfer_cycle_l1_sym"} <= set(names)
-        assert "critic_auc" not in names  # asymmetric: not a distance
+        assert {"separability_critic", "fd_critic", "kid_critic", "probe_critic", "fd_reference", "embedding_cosine_joint", "transfer_cycle_l1_sym"} <= set(names)
+        assert "logit_auc_critic" not in names  # asymmetric: not a distance
         assert data["fd_critic__boot"].shape == (SETTINGS["n_boot"], k, k)
-        assert "transfer_cycle_l1_sym__boot" not in data.files
+        assert "transfer_cycle_l1_sym__boot" not in data.files and "embedding_cosine_joint__boot" not in data.files
         ward = dict(zip(names, data["ward_ok"]))
         assert ward["kid_critic"] and not ward["fd_critic"]
     per_seed = pd.read_csv(out / "per_seed.tsv", sep="\t")
     assert set(per_seed["seed"]) == {0, 1} and "fd_reference" not in set(per_seed["measure"])
+    assert "cross_conditional_joint" in set(per_seed["measure"])
     floors = pd.read_csv(out / "floors.tsv", sep="\t")
-    assert {"fd_critic", "kid_critic", "fd_reference", "critic_separability"} <= set(floors["measure"])
+    assert {"fd_critic", "kid_critic", "fd_reference", "kid_joint_untrained"} <= set(floors["measure"])
+    measures = pd.read_csv(out / "measures.tsv", sep="\t").set_index("measure")
+    assert measures.loc["kid_critic_untrained", "role"] == "control" and measures.loc["kid_reference", "role"] == "baseline"
+    assert measures.loc["cross_conditional_joint", "role"] == "gan"
+    spaces = pd.read_csv(out / "spaces.tsv", sep="\t")
+    assert len(spaces[(spaces["space"] == "joint") & (spaces["seed"] == 0)]) == 2  # one row per snapshot
     with np.load(out / "image_features.npz") as data:
-        assert {"reference", "critic_seed0", "critic_seed1", "culture", "ids"} == set(data.files)
+        assert {"reference", "critic_seed0", "critic_untrained_seed0", "joint_seed0", "joint_untrained_seed0", "culture", "ids"} == set(data.files)
 
     # re-running gives identical tables
     assert _run(cultures, critics, reference, tmp_path / "again", transfer=[str(transfer)]) == 0
@@ -307,16 +349,27 @@ def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
         assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
 
 
+def test_snapshots_are_averaged_within_a_seed(tmp_path):
+    cultures, critics, reference = write_feature_files(tmp_path / "features")
+    assert _run(cultures, critics, reference, tmp_path / "out", settings={**SETTINGS, "n_boot": 0}) == 0
+    cosine = pd.read_csv(tmp_path / "out" / "matrices" / "embedding_cosine_joint.tsv", sep="\t", index_col=0).to_numpy()
+    with np.load(critics[2]) as data:  # joint, seed 0: both snapshots have the same embeddings
+        np.testing.assert_allclose(cosine, similarity.embedding_cosine(data["embeddings"][0].astype(np.float64)), rtol=1e-5)
+
+
 def test_stage_rejects_mismatched_or_incomplete_features(tmp_path):
-    cultures, critics, reference = _write_features(tmp_path / "features")
-    with pytest.raises(UserError, match="no critic features for culture"):
-        _run(cultures, critics[:-1], reference, tmp_path / "out")
-    other = tmp_path / "other.npz"
+    cultures, critics, reference = write_feature_files(tmp_path / "features")
     with np.load(critics[0]) as data:
         arrays = dict(data)
-    arrays["ids"] = arrays["ids"][::-1]
-    np.savez(other, **arrays)
+    partial = tmp_path / "partial.npz"
+    np.savez(partial, **{**arrays, "logit_cultures": arrays["logit_cultures"][:-1], "logits": arrays["logits"][..., :-1]})
+    with pytest.raises(UserError, match="no critic \\(logit\\) for culture"):
+        _run(cultures, [str(partial), *critics[1:]], reference, tmp_path / "out")
+    other = tmp_path / "other.npz"
+    np.savez(other, **{**arrays, "ids": arrays["ids"][::-1]})
     with pytest.raises(UserError, match="different held-out images"):
         _run(cultures, [str(other), *critics[1:]], reference, tmp_path / "out")
     with pytest.raises(UserError, match="listed twice"):
         _run(["a", "a", "b", "c"], critics, reference, tmp_path / "out")
+    with pytest.raises(UserError, match="no features of the per-culture critics"):
+        _run(cultures, critics[1:], reference, tmp_path / "out")

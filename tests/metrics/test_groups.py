@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from ganstyle.metrics.groups import pair_kinds, within_across_auc, within_across_auc_replicates
+
+
+def test_pair_kinds_count_each_pair_once_and_skip_unknown_groups():
+    within, across = pair_kinds(["x", "x", "y", None])
+    assert within.sum() == 1 and within[0, 1]
+    assert across.sum() == 2 and across[0, 2] and across[1, 2]
+
+
+def test_perfect_random_and_inverted_group_structure():
+    groups = ["a", "a", "b", "b"]
+    perfect = np.array([[0, 1, 5, 5], [1, 0, 5, 5], [5, 5, 0, 1], [5, 5, 1, 0]], float)
+    assert within_across_auc(perfect, groups) == 1.0
+    assert within_across_auc(-perfect + 6, groups) == 0.0
+    assert within_across_auc(np.ones((4, 4)), groups) == 0.5  # all tied: chance
+
+
+def test_auc_is_the_share_of_within_across_comparisons_won():
+    groups = ["a", "a", "b", "b"]
+    d = np.array([[0, 2, 1, 5], [2, 0, 5, 5], [1, 5, 0, 3], [5, 5, 3, 0]], float)
+    # within: 2, 3; across: 1, 5, 5, 5 -> (2<1? no, 2<5 x3) + (3<1? no, 3<5 x3) = 6 of 8
+    assert within_across_auc(d, groups) == pytest.approx(6 / 8)
+    assert np.isnan(within_across_auc(d, ["a", "b", "c", "d"]))  # no within-group pairs
+    np.testing.assert_allclose(within_across_auc_replicates(np.stack([d, d]), groups), [0.75, 0.75])
