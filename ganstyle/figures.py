@@ -51,33 +51,32 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- names
 
 
-_BASE_NAMES = {
-    "critic_auc": "critic AUC",
-    "critic_auc_sym": "symmetrised critic AUC",
-    "critic_separability": "critic separability",
-    "fd": "Fréchet distance",
-    "kid": "KID",
-    "probe": "linear-probe distance",
-    "probe_confusion": "linear-probe confusion",
-}
-_SPACE_NAMES = {"critic": "critic panel", "reference": "reference features"}
-_SUFFIX_NAMES = {"_excess": " minus floor", "_ratio": " / floor"}
+# The per-culture critics' asymmetric AUC matrix (its own figure), ordered by the tree of its symmetric form.
+CRITIC_AUC_MEASURE, CRITIC_AUC_ORDER = "logit_auc_critic", "separability_critic"
+
+
+def drawn_per_measure(name: str) -> bool:
+    """Whether a measure gets its own heatmap, dendrogram, MDS map, neighbour and Mantel panels: every
+    measure but the untrained controls, which are reported beside the others in the group-recovery
+    table and figure."""
+    from ganstyle.similarity import MEASURES, SPACES
+
+    return name not in MEASURES or not MEASURES[name].space or SPACES[MEASURES[name].space].role != "control"
 
 
 def measure_label(name: str) -> str:
-    """Readable name of a measure or comparison matrix (``fd_critic`` -> 'Fréchet distance, critic panel')."""
+    """Readable name of a measure or comparison matrix (``fd_critic`` -> 'Fréchet distance, critic panel'),
+    as the similarity stage declares it."""
+    from ganstyle.similarity import MEASURES, transfer_measure
+
     if name == "geographic_km":
         return "geographic distance (km)"
+    if name in MEASURES:
+        return MEASURES[name].label
     if name.startswith("transfer_"):
         rest = name[len("transfer_") :]
         both = rest.endswith("_sym")
-        return "transfer " + (rest[:-4] if both else rest).replace("_", " ") + (", both directions" if both else "")
-    match = re.fullmatch(r"(critic_auc_sym|critic_auc|critic_separability)(_excess)?", name)
-    if match:
-        return _BASE_NAMES[match[1]] + _SUFFIX_NAMES.get(match[2] or "", "")
-    match = re.fullmatch(r"(fd|kid|probe_confusion|probe)_(critic|reference)(_excess|_ratio)?", name)
-    if match:
-        return f"{_BASE_NAMES[match[1]]}, {_SPACE_NAMES[match[2]]}" + _SUFFIX_NAMES.get(match[3] or "", "")
+        return transfer_measure(rest[:-4] if both else rest, both).label
     return name.replace("_", " ")
 
 
@@ -758,12 +757,23 @@ def mantel_pairs(gan_measures: Sequence[str], matrices: dict[str, np.ndarray], b
     counterpart (``fd_critic`` -> ``fd_reference``) or ``baseline``, then against every matrix in ``others``."""
     pairs = []
     for measure in gan_measures:
-        counterpart = measure.replace("_critic", "_reference")
+        counterpart = reference_counterpart(measure)
         chosen = counterpart if counterpart != measure and counterpart in matrices else baseline
         if chosen in matrices and chosen != measure:
             pairs.append((measure, chosen))
         pairs += [(measure, other) for other in others if other in matrices]
     return pairs
+
+
+def reference_counterpart(measure: str) -> str:
+    """The same metric in the reference space (``kid_joint`` -> ``kid_reference``; a median over
+    critics ``kid_median_critic`` -> ``kid_reference``), or the measure itself."""
+    from ganstyle.similarity import MEASURES
+
+    space = MEASURES[measure].space if measure in MEASURES else ""
+    if not space or not measure.endswith(f"_{space}"):
+        return measure
+    return measure[: -len(space)].replace("_median_", "_") + "reference"
 
 
 def _mantel_row(mantel: pd.DataFrame, a: str, b: str) -> pd.Series | None:
@@ -841,6 +851,82 @@ def plot_mantel(table: pd.DataFrame, palette: dict[str, str]) -> object:
     return fig
 
 
+# --------------------------------------------------------------------------- group recovery and seed stability
+
+ROLE_COLOURS = {"gan": "#0072B2", "control": "#9E9E9E", "baseline": "#D55E00", "transfer": "#009E73"}
+ROLE_NAMES = {"gan": "GAN critic", "control": "untrained control", "baseline": "non-GAN baseline", "transfer": "transfer"}
+
+
+def recovery_data(recovery: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the group-recovery figure: every measure with its label, by space in the declared order."""
+    from ganstyle.similarity import SPACES
+
+    order = {space: i for i, space in enumerate(SPACES)}
+    table = recovery.copy()
+    table["label"] = [measure_label(m) for m in table["measure"]]
+    table["space_order"] = [order.get(s, len(order)) for s in table["space"].fillna("")]
+    return table.sort_values(["space_order", "measure"], kind="stable").drop(columns="space_order").reset_index(drop=True)
+
+
+def plot_group_recovery(table: pd.DataFrame) -> object:
+    """Two panels sharing the measures: within-vs-across AUC with bootstrap interval and seed range,
+    and ARI at k = number of groups; colour = GAN critic, untrained control or baseline."""
+    import matplotlib.pyplot as plt
+
+    n = len(table)
+    fig, (ax_auc, ax_ari) = plt.subplots(1, 2, sharey=True, width_ratios=[3, 1.3], layout="constrained",
+                                         figsize=style.figure_size("double", min(style.MAX_HEIGHT, 0.9 + 0.13 * n)))
+    y = np.arange(n)[::-1]
+    colours = [ROLE_COLOURS.get(r, "0.3") for r in table["role"]]
+    low, high = table["group_auc_ci_low"].to_numpy(float), table["group_auc_ci_high"].to_numpy(float)
+    auc = table["group_auc"].to_numpy(float)
+    has_ci = np.isfinite(low) & np.isfinite(high)
+    ax_auc.hlines(y[has_ci], low[has_ci], high[has_ci], colors=np.asarray(colours, dtype=object)[has_ci], linewidth=1.2)
+    seed_low, seed_high = table["group_auc_seed_min"].to_numpy(float), table["group_auc_seed_max"].to_numpy(float)
+    seeds = np.isfinite(seed_low) & (table["n_seeds"].to_numpy(float) > 1)
+    ax_auc.scatter(seed_low[seeds], y[seeds], marker="|", s=25, color="0.2", linewidths=0.8, zorder=3)
+    ax_auc.scatter(seed_high[seeds], y[seeds], marker="|", s=25, color="0.2", linewidths=0.8, zorder=3)
+    ax_auc.scatter(auc, y, c=colours, s=14, zorder=4)
+    ax_auc.axvline(0.5, color="0.6", linestyle=":", linewidth=0.8)
+    best_baseline = table.loc[table["role"] == "baseline", "group_auc"].max()
+    if np.isfinite(best_baseline):
+        ax_auc.axvline(best_baseline, color=ROLE_COLOURS["baseline"], linestyle="--", linewidth=0.7)
+    ax_auc.set_yticks(y, table["label"])
+    ax_auc.set_xlabel("P(within-group distance < across-group distance)")
+    ax_auc.set_xlim(min(0.3, np.nanmin(np.r_[auc, low]) - 0.02), 1.0)
+    ax_ari.barh(y, table["ari"].fillna(0.0), color=colours, height=0.6)
+    ax_ari.axvline(0.0, color="0.4", linewidth=0.6)
+    ax_ari.set_xlabel("ARI at k = groups")
+    ax_ari.set_xlim(min(-0.2, float(np.nanmin(table["ari"].to_numpy(float), initial=0.0))), 1.05)
+    for yi, (ari, p) in zip(y, zip(table["ari"], table["ari_p_value"])):
+        if np.isfinite(ari):
+            ax_ari.text(max(ari, 0.0) + 0.03, yi, style.format_p(p), va="center", fontsize="x-small")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", linestyle="-", color=ROLE_COLOURS[r], label=ROLE_NAMES[r]) for r in dict.fromkeys(table["role"]) if r in ROLE_COLOURS]
+    handles.append(Line2D([], [], marker="|", linestyle="none", color="0.2", label="range over seeds"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+    fig.suptitle("Recovery of the known groups: every measure beside its untrained control and the baseline")
+    return fig
+
+
+def plot_seed_stability(table: pd.DataFrame) -> object:
+    """Mantel r between the distance matrices of every pair of seeds, per measure."""
+    import matplotlib.pyplot as plt
+
+    measures = list(dict.fromkeys(table["measure"]))
+    fig, ax = plt.subplots(figsize=style.figure_size("double", min(style.MAX_HEIGHT, 0.8 + 0.13 * len(measures))), layout="constrained")
+    y = {m: i for i, m in enumerate(measures[::-1])}
+    colours = [ROLE_COLOURS.get(r, "0.3") for r in table["role"]]
+    ax.scatter(table["r"], [y[m] for m in table["measure"]], c=colours, s=12)
+    ax.axvline(0.9, color="0.5", linestyle="--", linewidth=0.7)
+    ax.set_yticks(list(y.values()), [measure_label(m) for m in y])
+    ax.set_xlabel("Mantel r between seeds (one dot per pair of seeds)")
+    ax.set_xlim(min(-0.1, float(table["r"].min()) - 0.05), 1.02)
+    fig.suptitle("Stability of every per-seed measure across GAN seeds")
+    return fig
+
+
 # --------------------------------------------------------------------------- summary table
 
 
@@ -875,8 +961,13 @@ def _number(value, decimals: int = 2) -> str:
 
 
 def _space_label(space: str) -> str:
-    match = re.fullmatch(r"critic_seed(\d+)", space)
-    return f"critic panel, seed {match[1]}" if match else ("reference features" if space == "reference" else measure_label(space))
+    """Label of an image-level space of image_features.npz (``joint_seed0`` -> 'joint critic, seed 0')."""
+    from ganstyle.similarity import SPACES
+
+    match = re.fullmatch(r"(\w+?)_seed(\d+)", space)
+    if match and match[1] in SPACES:
+        return f"{SPACES[match[1]].label}, seed {match[2]}"
+    return SPACES[space].label if space in SPACES else measure_label(space)
 
 
 def plot_summary_table(table: pd.DataFrame) -> object:
@@ -1092,7 +1183,7 @@ def draw_heatmaps(args, settings: dict, display: Display) -> None:
     annotate = len(cultures) <= settings["annotate_max_cultures"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for measure in distance_measures(args.measures):
+    for measure in filter(drawn_per_measure, distance_measures(args.measures)):
         if not (similarity["measure"] == measure).any():
             log.warning("%s: no rows in %s, skipped", measure, args.similarity)
             continue
@@ -1109,11 +1200,12 @@ def draw_critic_auc(args, settings: dict, display: Display) -> None:
     display = display_of_missing(display, cultures)
     similarity = read_table(args.similarity, ["culture_a", "culture_b", "measure", "value", "ci_low", "ci_high"], "similarity table")
     linkage = read_table(args.linkage, ["measure", "method", "node", "left", "right", "height", "size", "leaves"], "linkage table")
-    if not (similarity["measure"] == "critic_auc").any():
-        raise UserError(f"{args.similarity}: no critic_auc rows")
+    if not (similarity["measure"] == CRITIC_AUC_MEASURE).any():
+        raise UserError(f"{args.similarity}: no {CRITIC_AUC_MEASURE} rows")
     # order by the tree of the symmetric critic measure, so related critics sit together
-    order = leaf_order(average_tree(linkage, "critic_separability", similarity, cultures)) if (similarity["measure"] == "critic_separability").any() else list(range(len(cultures)))
-    table = matrix_data(similarity, "critic_auc", cultures, order, display)
+    symmetric = (similarity["measure"] == CRITIC_AUC_ORDER).any()
+    order = leaf_order(average_tree(linkage, CRITIC_AUC_ORDER, similarity, cultures)) if symmetric else list(range(len(cultures)))
+    table = matrix_data(similarity, CRITIC_AUC_MEASURE, cultures, order, display)
     annotate = len(cultures) <= settings["annotate_max_cultures"]
     fig = plot_matrix(
         table, display.palette, "Critic AUC: critic of row culture, held-out images of column culture", "AUC (0.5 = cannot tell apart)", annotate,
@@ -1129,6 +1221,8 @@ def draw_dendrograms(args, settings: dict, display: Display) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for (measure, method), rows in linkage.groupby(["measure", "method"], sort=False):
+        if not drawn_per_measure(measure):
+            continue
         check_linkage_cultures(rows, cultures, f"{args.linkage} ({measure}, {method})")
         table = dendrogram_data(rows, cultures, display)
         height = f"Ward merge height (√ of {measure_label(measure)})" if method == "ward" else f"merge height ({measure_label(measure)})"
@@ -1143,6 +1237,8 @@ def draw_mds(args, settings: dict, display: Display) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for measure, rows in points.groupby("measure", sort=False):
+        if not drawn_per_measure(measure):
+            continue
         table = mds_data(rows, replicates[replicates["measure"] == measure], display, settings["ellipse_coverage"])
         _save(plot_mds(table, measure_label(measure), display.palette), out / measure, table, settings)
 
@@ -1154,7 +1250,7 @@ def draw_neighbours(args, settings: dict, display: Display) -> None:
     display = display_of_missing(display, cultures)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for measure in distance_measures(args.measures):
+    for measure in filter(drawn_per_measure, distance_measures(args.measures)):
         if not (similarity["measure"] == measure).any():
             continue
         floor = mean_floors(floors, measure) if (floors["measure"] == measure).any() else None
@@ -1170,7 +1266,8 @@ def draw_mantel(args, settings: dict, display: Display, registry: pd.DataFrame) 
     display = display_of_missing(display, cultures)
     mantel = read_table(args.mantel, ["matrix_a", "matrix_b", "method", "r", "p_value", "permutations"], "Mantel table")
     measures = read_table(args.measures, ["measure", "distance", "per_seed"], "measure list")
-    gan = [m for m in distance_measures(args.measures) if m in matrices and (_true(measures.set_index("measure").loc[m, "per_seed"]) or m.startswith("transfer_"))]
+    gan = [m for m in filter(drawn_per_measure, distance_measures(args.measures))
+           if m in matrices and (_true(measures.set_index("measure").loc[m, "per_seed"]) or m.startswith("transfer_"))]
     known = [c for c in cultures if c in registry.index]
     others = []
     if len(known) == len(cultures):
@@ -1191,6 +1288,24 @@ def draw_mantel(args, settings: dict, display: Display, registry: pd.DataFrame) 
 
 def _true(value) -> bool:
     return str(value).strip().lower() in ("true", "1")
+
+
+def draw_group_recovery(args, settings: dict, display: Display) -> None:
+    recovery = read_table(args.group_recovery, ["measure", "space", "role", "ari", "ari_p_value", "group_auc", "group_auc_ci_low", "group_auc_ci_high",
+                                                "group_auc_seed_min", "group_auc_seed_max", "n_seeds"], "group-recovery table")
+    if recovery.empty:
+        raise UserError(f"{args.group_recovery}: no rows (the registry needs a 'group' column with at least 2 groups)")
+    table = recovery_data(recovery)
+    _save(plot_group_recovery(table), args.out, table, settings)
+
+
+def draw_seed_stability(args, settings: dict, display: Display) -> None:
+    stability = read_table(args.seed_stability, ["measure", "seed_a", "seed_b", "r"], "seed-stability table")
+    roles = read_table(args.measures, ["measure", "role"], "measure list").set_index("measure")["role"]
+    if stability.empty:
+        raise UserError(f"{args.seed_stability}: no rows (config key gan.seeds needs at least 2 seeds)")
+    table = stability.assign(role=stability["measure"].map(roles), label=stability["measure"].map(measure_label))
+    _save(plot_seed_stability(table), args.out, table, settings)
 
 
 def draw_summary(args, settings: dict, display: Display) -> None:
@@ -1219,6 +1334,8 @@ FAMILIES = {
     "neighbours": draw_neighbours,
     "mantel": draw_mantel,
     "summary": draw_summary,
+    "group-recovery": draw_group_recovery,
+    "seed-stability": draw_seed_stability,
 }
 
 
@@ -1282,6 +1399,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--measures", required=True, help="results/similarity/measures.tsv")
     sub.add_argument("--mantel", required=True, help="results/stats/mantel.tsv")
     sub.add_argument("--external", nargs="*", default=[], help="name=path of user matrices (config key stats.external_matrices)")
+
+    sub = family("group-recovery", "group recovery (within-vs-across AUC, ARI) of every measure, controls and baseline")
+    sub.add_argument("--group-recovery", required=True, help="results/stats/group_recovery.tsv")
+
+    sub = family("seed-stability", "Mantel r between GAN seeds of every per-seed measure")
+    sub.add_argument("--seed-stability", required=True, help="results/stats/seed_stability.tsv")
+    sub.add_argument("--measures", required=True, help="results/similarity/measures.tsv")
 
     sub = family("summary", "table of ARI/NMI per measure and PERMANOVA")
     sub.add_argument("--ari-nmi", required=True, help="results/stats/ari_nmi.tsv")

@@ -8,7 +8,12 @@ with each other, and across GAN seeds?
   evidence about groups), plus by group on each culture x culture distance matrix;
 - Mantel tests (scikit-bio) between every pair of distance matrices, geographic
   distance (haversine of registry ``lat``/``lon``) and user matrices;
-- Mantel r between the matrices of different GAN seeds (stability).
+- Mantel r between the matrices of different GAN seeds (stability);
+- group recovery, every measure side by side with its controls: ARI at k =
+  number of groups (average linkage) with its permutation p, and the
+  continuous endpoint, the probability that a within-group distance is smaller
+  than an across-group one (``ganstyle.metrics.groups``), with a bootstrap
+  interval and its range over seeds.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ ARI_COLUMNS = ["measure", "method", "k_rule", "k", "n_cultures", "n_groups", "ar
 PERMANOVA_COLUMNS = ["level", "space", "factor", "permuted", "n_objects", "n_groups", "statistic", "p_value", "permutations"]
 MANTEL_COLUMNS = ["matrix_a", "matrix_b", "method", "r", "p_value", "q_bh", "permutations", "n"]
 SEED_COLUMNS = ["measure", "seed_a", "seed_b", "method", "r", "p_value", "permutations", "n"]
+RECOVERY_COLUMNS = [
+    "measure", "space", "role", "ari", "ari_p_value", "k", "group_auc", "group_auc_ci_low", "group_auc_ci_high",
+    "group_auc_seed_min", "group_auc_seed_max", "n_seeds", "seed_r_min", "seed_r_mean",
+]
 
 
 # --------------------------------------------------------------------------- agreement with groups
@@ -265,6 +274,59 @@ def measure_summary(measures: Sequence[str], ari: pd.DataFrame, mantel: pd.DataF
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------- group recovery
+
+
+def group_recovery_table(
+    distances: dict[str, np.ndarray],
+    replicates: dict[str, np.ndarray | None],
+    seed_matrices_by_measure: dict[str, dict[int, np.ndarray]],
+    cultures: Sequence[str],
+    group_of: dict[str, str],
+    ari: pd.DataFrame,
+    stability: pd.DataFrame,
+    roles: pd.DataFrame,
+    ci: float,
+) -> pd.DataFrame:
+    """One row per distance measure: how well it recovers the known groups (see the module docstring).
+
+    ``roles``: measures.tsv of the similarity stage (columns measure, space, role),
+    so that every GAN measure stands next to its untrained control and the baseline.
+    """
+    from ganstyle.metrics.groups import within_across_auc, within_across_auc_replicates
+
+    groups = [group_of.get(c) for c in cultures]
+    at_groups = ari[(ari["method"] == "average") & (ari["k_rule"] == "groups")].set_index("measure")
+    info = roles.set_index("measure")
+    rows = []
+    for name, matrix in distances.items():
+        low = high = np.nan
+        if replicates.get(name) is not None:
+            values = within_across_auc_replicates(replicates[name], groups)
+            values = values[np.isfinite(values)]
+            if values.size:
+                low, high = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2])
+        by_seed = [within_across_auc(m, groups) for m in seed_matrices_by_measure.get(name, {}).values()]
+        seed_r = stability.loc[stability["measure"] == name, "r"]
+        rows.append({
+            "measure": name,
+            "space": info.loc[name, "space"] if name in info.index else "",
+            "role": info.loc[name, "role"] if name in info.index else "",
+            "ari": at_groups.loc[name, "ari"] if name in at_groups.index else np.nan,
+            "ari_p_value": at_groups.loc[name, "p_value"] if name in at_groups.index else np.nan,
+            "k": at_groups.loc[name, "k"] if name in at_groups.index else np.nan,
+            "group_auc": within_across_auc(matrix, groups),
+            "group_auc_ci_low": low,
+            "group_auc_ci_high": high,
+            "group_auc_seed_min": min(by_seed) if by_seed else np.nan,
+            "group_auc_seed_max": max(by_seed) if by_seed else np.nan,
+            "n_seeds": len(by_seed),
+            "seed_r_min": float(seed_r.min()) if len(seed_r) else np.nan,
+            "seed_r_mean": float(seed_r.mean()) if len(seed_r) else np.nan,
+        })
+    return pd.DataFrame(rows, columns=RECOVERY_COLUMNS)
+
+
 # --------------------------------------------------------------------------- external matrices
 
 
@@ -318,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-features", required=True, help="results/similarity/image_features.npz")
     parser.add_argument("--assignments", required=True, help="results/clustering/assignments.tsv")
     parser.add_argument("--cluster-summary", required=True, help="results/clustering/summary.tsv")
+    parser.add_argument("--measures", required=True, help="results/similarity/measures.tsv (space and role of every measure)")
+    parser.add_argument("--ci", type=float, default=0.95, help="coverage of the group-AUC bootstrap interval")
     parser.add_argument("--cultures-file", required=True, help="culture registry (config key 'cultures')")
     parser.add_argument("--metadata", default="null", help="config key 'metadata' as JSON")
     parser.add_argument("--out", required=True, help="output folder (results/stats)")
@@ -335,7 +399,7 @@ def main(argv: list[str] | None = None, stage: str = "stats") -> int:
     permutations, seed, method = settings["permutations"], settings["seed"], settings["mantel_method"]
     out = Path(args.out)
 
-    cultures, distances, _, _ = read_distances(args.distances)
+    cultures, distances, replicates, _ = read_distances(args.distances)
     registry = load_registry(args.cultures_file, json.loads(args.metadata))
     unknown = [c for c in cultures if c not in registry.index]
     if unknown:
@@ -385,11 +449,15 @@ def main(argv: list[str] | None = None, stage: str = "stats") -> int:
     io.write_tsv(out / "mantel.tsv", mantel)
 
     # stability across GAN seeds
-    per_seed = io.read_tsv(args.per_seed)
-    stability = seed_stability_table(seed_matrices(per_seed, cultures), method, permutations, seed)
+    per_seed = seed_matrices(io.read_tsv(args.per_seed), cultures)
+    stability = seed_stability_table(per_seed, method, permutations, seed)
     if stability.empty:
         log.info("one GAN seed: seed_stability.tsv has no rows (config key gan.seeds)")
     io.write_tsv(out / "seed_stability.tsv", stability)
+    recovery = pd.DataFrame(columns=RECOVERY_COLUMNS)
+    if has_groups:
+        recovery = group_recovery_table(distances, replicates, per_seed, cultures, group_of, ari, stability, io.read_tsv(args.measures), args.ci)
+    io.write_tsv(out / "group_recovery.tsv", recovery)
     io.write_tsv(out / "summary.tsv", measure_summary(list(distances), ari, mantel, stability))
     log.info("stats -> %s", out)
     return 0

@@ -15,6 +15,7 @@ from PIL import Image
 
 from ganstyle import clustering, figures, similarity, stats, style
 from ganstyle.errors import UserError
+from feature_files import write_feature_files
 
 CULTURES = ["latin", "greek", "cyrillic", "arabic", "hebrew", "thai"]
 GROUPS = ["european", "european", "european", "semitic", "semitic", "southeast_asian"]
@@ -55,31 +56,18 @@ def build_results(
         np.savez(folder / "examples.npz", **{key: rng.integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8) for key in ("source_a", "a_to_b", "source_b", "b_to_a")})
 
     # features with planted groups -> similarity -> cluster -> stats
-    centres = {g: 4.0 * rng.normal(size=10) for g in dict.fromkeys(groups)}
-    base = np.concatenate([centres[g] + 0.6 * rng.normal(size=10) + rng.normal(size=(n_images, 10)) for g in groups])
-    labels_per_image = np.repeat(cultures, n_images)
-    ids = np.array([f"{i:016x}" for i in range(len(labels_per_image))])
-    features = root / "results" / "features"
-    features.mkdir(parents=True)
-    np.savez(features / "reference.npz", features=base, culture=labels_per_image, ids=ids, critic=np.array(""), seed=np.array(-1))
-    critics = []
-    for seed in seeds:
-        for culture, group in zip(cultures, groups):
-            path = features / f"critic_{culture}" / f"seed{seed}.npz"
-            path.parent.mkdir(exist_ok=True)
-            own = base[labels_per_image == culture].mean(axis=0)
-            logits = -np.sum((base - own) ** 2, axis=1) / 10 + rng.normal(size=len(base))
-            np.savez(path, features=np.tanh(base @ rng.normal(size=(10, 6))), logits=logits, culture=labels_per_image, ids=ids, critic=np.array(culture), seed=np.array(seed))
-            critics.append(str(path))
+    group_centres = {g: 4.0 * rng.normal(size=10) for g in dict.fromkeys(groups)}
+    centres = {c: group_centres[g] + 0.6 * rng.normal(size=10) for c, g in zip(cultures, groups)}
+    _, critics, reference = write_feature_files(root / "results" / "features", cultures=tuple(cultures), n=n_images, seeds=seeds, centres=centres)
     sim = root / "results" / "similarity"
-    sim_settings = {"n_components": 6, "n_boot": n_boot, "ci": 0.9, "split_half_reps": 4, "probe_folds": 3, "probe_c": 1.0, "seed": 0}
-    assert similarity.main(["--cultures", *cultures, "--critic-features", *critics, "--reference", str(features / "reference.npz"), "--out", str(sim), "--settings", json.dumps(sim_settings)]) == 0
+    sim_settings = {"n_components": 6, "n_boot": n_boot, "ci": 0.9, "split_half_reps": 4, "probe_folds": 3, "probe_c": 1.0, "crossnobis_folds": 3, "seed": 0}
+    assert similarity.main(["--cultures", *cultures, "--critic-features", *critics, "--reference", reference, "--out", str(sim), "--settings", json.dumps(sim_settings)]) == 0
     cl = root / "results" / "clustering"
     assert clustering.main(["--distances", str(sim / "distances.npz"), "--out", str(cl), "--settings", json.dumps({"methods": ["average", "ward"], "max_clusters": 4})]) == 0
     st = root / "results" / "stats"
     stats_argv = [
         "--distances", str(sim / "distances.npz"), "--per-seed", str(sim / "per_seed.tsv"), "--image-features", str(sim / "image_features.npz"),
-        "--assignments", str(cl / "assignments.tsv"), "--cluster-summary", str(cl / "summary.tsv"), "--cultures-file", str(registry),
+        "--assignments", str(cl / "assignments.tsv"), "--cluster-summary", str(cl / "summary.tsv"), "--measures", str(sim / "measures.tsv"), "--cultures-file", str(registry),
         "--out", str(st), "--settings", json.dumps({"permutations": permutations, "seed": 0}),
     ]  # fmt: skip
     assert stats.main(stats_argv) == 0
@@ -101,6 +89,8 @@ def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
         ["neighbours", "--similarity", str(sim / "similarity.tsv"), "--floors", str(sim / "floors.tsv"), "--measures", str(sim / "measures.tsv"), "--distances", str(sim / "distances.npz"), "--out", str(out / "neighbours")],
         ["mantel", "--distances", str(sim / "distances.npz"), "--measures", str(sim / "measures.tsv"), "--mantel", str(st / "mantel.tsv"), "--out", str(out / "mantel")],
         ["summary", "--ari-nmi", str(st / "ari_nmi.tsv"), "--permanova", str(st / "permanova.tsv"), "--out", str(out / "summary")],
+        ["group-recovery", "--group-recovery", str(st / "group_recovery.tsv"), "--out", str(out / "group_recovery")],
+        ["seed-stability", "--seed-stability", str(st / "seed_stability.tsv"), "--measures", str(sim / "measures.tsv"), "--out", str(out / "seed_stability")],
     ]  # fmt: skip
     for culture in cultures:
         seeds = built["seeds"]
@@ -198,7 +188,7 @@ def _similarity(built):
 def test_heatmaps_hold_every_distance_matrix_in_tree_order(drawn):
     built, out = drawn
     measures = read(built["results"] / "similarity" / "measures.tsv")
-    distances = list(measures.loc[measures["distance"], "measure"])
+    distances = [m for m in measures.loc[measures["distance"], "measure"] if figures.drawn_per_measure(m)]
     assert sorted(p.stem for p in (out / "heatmaps").glob("*.png")) == sorted(distances)
     linkage = read(built["results"] / "clustering" / "linkage.tsv")
     for measure in distances:
@@ -219,7 +209,7 @@ def test_heatmaps_hold_every_distance_matrix_in_tree_order(drawn):
 def test_critic_auc_figure_is_the_directed_matrix(drawn):
     built, out = drawn
     table = assert_figure(out / "critic_auc")
-    matrix = pd.read_csv(built["results"] / "similarity" / "matrices" / "critic_auc.tsv", sep="\t", index_col=0)
+    matrix = pd.read_csv(built["results"] / "similarity" / "matrices" / f"{figures.CRITIC_AUC_MEASURE}.tsv", sep="\t", index_col=0)
     for row in table.itertuples():
         assert row.value == pytest.approx(matrix.loc[row.culture_a, row.culture_b], rel=1e-5)
     # directed: (a, b) and (b, a) differ somewhere
@@ -231,6 +221,9 @@ def test_dendrograms_carry_the_stage_support(drawn):
     built, out = drawn
     linkage = read(built["results"] / "clustering" / "linkage.tsv")
     for (measure, method), rows in linkage.groupby(["measure", "method"]):
+        if not figures.drawn_per_measure(measure):
+            assert not (out / "dendrograms" / f"{measure}__{method}.png").exists()
+            continue
         table = assert_figure(out / "dendrograms" / f"{measure}__{method}")
         merges = table[table["kind"] == "merge"].sort_values("node").reset_index(drop=True)
         expected = rows.sort_values("node").reset_index(drop=True)
@@ -250,11 +243,13 @@ def test_mds_points_are_the_stage_positions_with_bootstrap_ellipses(drawn):
     built, out = drawn
     mds = read(built["results"] / "clustering" / "mds.tsv")
     boot = read(built["results"] / "clustering" / "mds_bootstrap.tsv")
-    for measure, rows in mds.groupby("measure"):
+    for measure, rows in mds[mds["measure"].map(figures.drawn_per_measure)].groupby("measure"):
         table = assert_figure(out / "mds" / measure)
         np.testing.assert_allclose(table[["x", "y", "spread"]].to_numpy(), rows[["x", "y", "spread"]].to_numpy(), rtol=1e-5)
-        assert (table["n_boot"] == boot[boot["measure"] == measure].groupby("culture").size().loc[table["culture"]].to_numpy()).all()
-        assert (table["ellipse_width"] >= table["ellipse_height"]).all() and (table["ellipse_height"] >= 0).all()
+        assert (table["n_boot"] == boot[boot["measure"] == measure].groupby("culture").size().reindex(table["culture"], fill_value=0).to_numpy()).all()
+        booted = table[table["n_boot"] > 0]
+        assert (booted["ellipse_width"] >= booted["ellipse_height"]).all() and (booted["ellipse_height"] >= 0).all()
+        assert table.loc[table["n_boot"] == 0, "ellipse_width"].isna().all()
 
 
 def test_neighbours_are_the_nearest_with_their_intervals_and_floors(drawn):
@@ -280,7 +275,7 @@ def test_mantel_scatter_holds_both_matrices_and_the_test(drawn):
     built, out = drawn
     table = assert_figure(out / "mantel")
     mantel = read(built["results"] / "stats" / "mantel.tsv")
-    assert set(zip(table["measure"], table["comparison"])) >= {("fd_critic", "fd_reference"), ("fd_critic", "geographic_km"), ("critic_separability", "fd_reference")}
+    assert set(zip(table["measure"], table["comparison"])) >= {("fd_critic", "fd_reference"), ("fd_critic", "geographic_km"), ("separability_critic", "fd_reference"), ("kid_median_critic", "kid_reference")}
     fd_critic = pd.read_csv(built["results"] / "similarity" / "matrices" / "fd_critic.tsv", sep="\t", index_col=0)
     rows = table[(table["measure"] == "fd_critic") & (table["comparison"] == "fd_reference")]
     assert len(rows) == len(CULTURES) * (len(CULTURES) - 1) // 2
@@ -308,6 +303,26 @@ def test_summary_table_holds_ari_nmi_and_permanova(drawn):
     culture_level = permanova[permanova["level"] == "culture"].set_index("space")
     for row in agreement.itertuples():
         assert row.pseudo_f == pytest.approx(culture_level.loc[row.measure, "statistic"], rel=1e-5)
+
+
+def test_group_recovery_figure_holds_every_measure_with_its_role(drawn):
+    built, out = drawn
+    table = assert_figure(out / "group_recovery")
+    recovery = read(built["results"] / "stats" / "group_recovery.tsv")
+    assert sorted(table["measure"]) == sorted(recovery["measure"])
+    merged = table.set_index("measure").join(recovery.set_index("measure"), rsuffix="_src")
+    np.testing.assert_allclose(merged["group_auc"], merged["group_auc_src"], rtol=1e-5)
+    assert {"gan", "control", "baseline"} <= set(table["role"])
+    # the planted groups are recovered by the reference baseline
+    assert table.query("measure == 'kid_reference'")["group_auc"].iloc[0] > 0.8
+
+
+def test_seed_stability_figure_has_one_dot_per_seed_pair(drawn):
+    built, out = drawn
+    table = assert_figure(out / "seed_stability")
+    stability = read(built["results"] / "stats" / "seed_stability.tsv")
+    assert len(table) == len(stability) and set(table["measure"]) == set(stability["measure"])
+    assert table["role"].notna().all() and set(table["role"]) <= {"gan", "control"}
 
 
 def test_without_bootstrap_or_permutations_the_figures_still_draw(tmp_path):
@@ -349,7 +364,8 @@ def test_redrawing_gives_identical_files(drawn, tmp_path):
 def test_measure_labels():
     assert figures.measure_label("fd_critic") == "Fréchet distance, critic panel"
     assert figures.measure_label("kid_reference_excess") == "KID, reference features minus floor"
-    assert figures.measure_label("critic_separability") == "critic separability"
+    assert figures.measure_label("separability_critic") == "separability, critic panel"
+    assert figures.measure_label("cross_conditional_joint") == "cross-conditional score, joint critic"
     assert figures.measure_label("transfer_cycle_l1_sym") == "transfer cycle l1, both directions"
     assert figures.measure_label("geographic_km") == "geographic distance (km)"
     assert figures.measure_label("language") == "language"
@@ -380,9 +396,14 @@ def test_ellipse_parameters_recover_a_known_spread():
 
 
 def test_mantel_pairs_use_counterparts_then_baseline():
-    matrices = {m: np.zeros((3, 3)) for m in ("fd_critic", "fd_reference", "critic_separability", "kid_reference", "geographic_km")}
-    pairs = figures.mantel_pairs(["fd_critic", "critic_separability"], matrices, "kid_reference", ["geographic_km", "absent"])
-    assert pairs == [("fd_critic", "fd_reference"), ("fd_critic", "geographic_km"), ("critic_separability", "kid_reference"), ("critic_separability", "geographic_km")]
+    matrices = {m: np.zeros((3, 3)) for m in ("fd_critic", "fd_reference", "separability_critic", "kid_reference", "geographic_km")}
+    pairs = figures.mantel_pairs(["fd_critic", "separability_critic"], matrices, "kid_reference", ["geographic_km", "absent"])
+    assert pairs == [("fd_critic", "fd_reference"), ("fd_critic", "geographic_km"), ("separability_critic", "kid_reference"), ("separability_critic", "geographic_km")]
+
+
+def test_controls_get_no_figures_of_their_own():
+    assert figures.drawn_per_measure("kid_joint") and figures.drawn_per_measure("kid_reference")
+    assert not figures.drawn_per_measure("kid_joint_untrained") and not figures.drawn_per_measure("kid_critic_untrained")
 
 
 def test_display_uses_registry_labels_and_one_palette(tmp_path):

@@ -1,5 +1,7 @@
 import json
 
+from feature_files import write_feature_files
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,22 +152,11 @@ def test_stage_end_to_end(tmp_path):
     rng = np.random.default_rng(5)
     centres = {g: 4.0 * rng.normal(size=10) for g in sorted(set(group))}
     n = 16
-    base = np.concatenate([centres[g] + 0.5 * rng.normal(size=10) + rng.normal(size=(n, 10)) for g in group])
-    labels = np.repeat(cultures, n)
-    ids = np.array([f"{i:016x}" for i in range(len(labels))])
     feats = tmp_path / "features"
-    feats.mkdir()
-    np.savez(feats / "reference.npz", features=base, culture=labels, ids=ids, critic=np.array(""), seed=np.array(-1))
-    critics = []
-    for seed in (0, 1):
-        for c, g in zip(cultures, group):
-            path = feats / f"{c}_{seed}.npz"
-            logits = -np.sum((base - centres[g]) ** 2, axis=1)
-            np.savez(path, features=np.tanh(base @ rng.normal(size=(10, 5))), logits=logits, culture=labels, ids=ids, critic=np.array(c), seed=np.array(seed))
-            critics.append(str(path))
-    sim_settings = {"n_components": 6, "n_boot": 8, "ci": 0.9, "split_half_reps": 4, "probe_folds": 3, "probe_c": 1.0, "seed": 0}
+    _, critics, reference = write_feature_files(feats, cultures, n=n, seeds=(0, 1), centres={c: centres[g] + 0.5 * rng.normal(size=10) for c, g in zip(cultures, group)})
+    sim_settings = {"n_components": 6, "n_boot": 8, "ci": 0.9, "split_half_reps": 4, "probe_folds": 3, "probe_c": 1.0, "crossnobis_folds": 4, "seed": 0}
     sim = tmp_path / "similarity"
-    similarity.main(["--cultures", *cultures, "--critic-features", *critics, "--reference", str(feats / "reference.npz"), "--out", str(sim), "--settings", json.dumps(sim_settings)])
+    similarity.main(["--cultures", *cultures, "--critic-features", *critics, "--reference", reference, "--out", str(sim), "--settings", json.dumps(sim_settings)])
     cl = tmp_path / "clustering"
     clustering.main(["--distances", str(sim / "distances.npz"), "--out", str(cl), "--settings", json.dumps({"methods": ["average"], "max_clusters": 4})])
 
@@ -179,7 +170,7 @@ def test_stage_end_to_end(tmp_path):
     out = tmp_path / "stats"
     argv = [
         "--distances", str(sim / "distances.npz"), "--per-seed", str(sim / "per_seed.tsv"), "--image-features", str(sim / "image_features.npz"),
-        "--assignments", str(cl / "assignments.tsv"), "--cluster-summary", str(cl / "summary.tsv"),
+        "--assignments", str(cl / "assignments.tsv"), "--cluster-summary", str(cl / "summary.tsv"), "--measures", str(sim / "measures.tsv"),
         "--cultures-file", str(registry), "--out", str(out), "--settings", json.dumps(settings),
     ]  # fmt: skip
     assert stats.main(argv) == 0
@@ -192,13 +183,26 @@ def test_stage_end_to_end(tmp_path):
     row = mantel[(mantel["matrix_a"] == "fd_reference") & (mantel["matrix_b"] == "language")]
     assert row["r"].iloc[0] > 0.5
     permanova = pd.read_csv(out / "permanova.tsv", sep="\t")
-    assert set(permanova["space"]) >= {"reference", "critic_seed0", "critic_seed1", "fd_reference"}
+    assert set(permanova["space"]) >= {"reference", "critic_seed0", "joint_seed0", "critic_untrained_seed0", "fd_reference"}
     assert set(permanova["level"]) == {"image", "culture"}
     permdisp = pd.read_csv(out / "permdisp.tsv", sep="\t")
     assert len(permdisp) == len(permanova)
     seeds = pd.read_csv(out / "seed_stability.tsv", sep="\t")
-    assert set(seeds["measure"]) == {"critic_separability", "fd_critic", "kid_critic", "probe_critic"}
+    per_seed_distances = {name for name, m in similarity.MEASURES.items() if m.per_seed and m.distance}
+    assert set(seeds["measure"]) == per_seed_distances
     assert (seeds["seed_a"] == 0).all() and (seeds["seed_b"] == 1).all()
+
+    # group recovery: every distance, GAN measures beside their controls and the baseline
+    recovery = pd.read_csv(out / "group_recovery.tsv", sep="\t").set_index("measure")
+    assert list(recovery.columns) == stats.RECOVERY_COLUMNS[1:]
+    assert {"kid_reference", "kid_critic", "kid_critic_untrained", "cross_conditional_joint"} <= set(recovery.index)
+    assert recovery.loc["kid_reference", "role"] == "baseline" and recovery.loc["kid_joint_untrained", "role"] == "control"
+    assert recovery.loc["fd_reference", "group_auc"] == 1.0 and recovery.loc["fd_reference", "ari"] == 1.0
+    assert recovery.loc["cross_conditional_joint", "group_auc"] > 0.9  # the planted logits carry the groups
+    row = recovery.loc["kid_critic"]
+    assert row["n_seeds"] == 2 and row["group_auc_seed_min"] <= row["group_auc_seed_max"] and np.isfinite(row["seed_r_min"])
+    assert row["group_auc_ci_low"] <= row["group_auc_ci_high"]
+    assert recovery.loc["kid_reference", "n_seeds"] == 0
 
     summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("measure")
     assert summary.loc["fd_reference", "ari_groups"] == 1.0
@@ -207,7 +211,7 @@ def test_stage_end_to_end(tmp_path):
 
     again = tmp_path / "again"
     stats.main(argv[:-4] + ["--out", str(again), "--settings", json.dumps(settings)])
-    for name in ("ari_nmi.tsv", "permanova.tsv", "permdisp.tsv", "mantel.tsv", "seed_stability.tsv", "summary.tsv"):
+    for name in ("ari_nmi.tsv", "permanova.tsv", "permdisp.tsv", "mantel.tsv", "seed_stability.tsv", "summary.tsv", "group_recovery.tsv"):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
     bad = dict(settings, external_matrices=[{"name": "fd_critic", "path": str(external)}])
