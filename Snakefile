@@ -3,12 +3,15 @@
 # Method, in the order the rules run:
 #   1. ingest     - each culture's images are decoded, cleaned, de-duplicated and split
 #                   (train / held-out) by content hash; images shared by two cultures are dropped.
-#   2. gan        - one GAN per culture (and seed); its discriminator becomes the culture's critic.
+#   2. gan        - one GAN per culture (and seed); its discriminator becomes the culture's critic;
+#                   and one joint critic: a class-conditional GAN over all cultures (per seed).
 #   3. transfer   - CycleGAN between pairs of cultures: how far must an image move to pass as the other?
-#   4. features   - every culture's held-out images through every critic, plus a non-GAN reference extractor.
+#   4. features   - every culture's held-out images through every critic and its untrained control,
+#                   and through a non-GAN reference extractor.
 #   5. similarity - culture x culture distances with bootstrap intervals and split-half noise floors.
 #   6. clustering - hierarchical clustering with bootstrap support, MDS maps.
-#   7. stats      - agreement with known groups, PERMANOVA/PERMDISP, Mantel tests.
+#   7. stats      - group recovery of every measure next to its controls, seed stability,
+#                   PERMANOVA/PERMDISP, Mantel tests.
 #   8. figures    - publication figures and the Snakemake report.
 
 from snakemake.utils import min_version
@@ -25,6 +28,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/gan.smk"
+include: "workflow/rules/joint.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/similarity.smk"

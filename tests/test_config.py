@@ -10,7 +10,8 @@ def test_defaults_fill_every_section():
     config = load_config()
     assert config["cultures"] == "data/cultures.tsv"
     assert config["ingest"]["resolution"] == 64
-    assert config["gan"]["seeds"] == [0]
+    assert config["gan"]["seeds"] == [0, 1]  # >= 2 seeds: seed stability is reported for every measure
+    assert config["joint"]["enabled"] and config["gan"]["mixed_precision"] == "auto"
 
 
 def test_repository_config_is_valid():

@@ -47,7 +47,8 @@ def tiny_run(tmp_path_factory):
         "cultures": str(work / "cultures.tsv"),
         "ingest": {"resolution": 32, "min_images": 20},
         "gan": {"steps": 20, "batch_size": 8, "checkpoint_every": 10, "log_every": 10,
-                "samples": 24, "grid": 4, "n_boot": 5},
+                "samples": 24, "grid": 4, "n_boot": 5, "seeds": [0, 1]},
+        "joint": {"steps": 20, "batch_size": 8, "snapshots": 2, "snapshot_every": 10},
         "transfer": {"pairs": ["greek__latin"], "steps": 6, "batch_size": 2, "checkpoint_every": 3,
                      "log_every": 3, "grid_images": 2, "n_boot": 5},
         "similarity": {"n_components": 4, "n_boot": 5, "split_half_reps": 3, "probe_folds": 2},
@@ -71,19 +72,31 @@ def test_every_stage_writes_its_outputs(tiny_run):
     for culture in CULTURES:
         assert (results / "corpus" / culture / "images.npz").stat().st_size > 0
         assert (results / "gan" / culture / "seed0" / "discriminator.keras").stat().st_size > 0
-        assert (results / "features" / f"critic_{culture}" / "seed0.npz").exists()
+        for seed in (0, 1):
+            assert (results / "gan" / culture / f"seed{seed}" / "discriminator.keras").stat().st_size > 0
+    for space in ("critic", "critic_untrained", "joint", "joint_untrained"):
+        for seed in (0, 1):
+            assert (results / "features" / space / f"seed{seed}.npz").stat().st_size > 0
+    for step in (10, 20):
+        assert (results / "joint" / "seed0" / f"critic_step{step:06d}.keras").stat().st_size > 0
     assert (results / "transfer" / "greek__latin" / "grid.png").exists()
     distances = pd.read_csv(results / "transfer" / "transfer_distances.tsv", sep="\t")
     assert set(distances["source"]) == {"greek", "latin"}
     similarity = pd.read_csv(results / "similarity" / "similarity.tsv", sep="\t")
-    assert {"critic_auc", "fd_critic", "fd_reference"} <= set(similarity["measure"])
+    assert {"logit_auc_critic", "fd_critic", "kid_reference", "cross_conditional_joint", "kid_joint_untrained"} <= set(similarity["measure"])
     assert set(similarity["culture_a"]) == set(CULTURES)
     assert (results / "clustering" / "summary.tsv").exists()
     ari = pd.read_csv(results / "stats" / "ari_nmi.tsv", sep="\t")
     assert ari["ari"].between(-1, 1).all()
+    recovery = pd.read_csv(results / "stats" / "group_recovery.tsv", sep="\t")
+    assert {"gan", "control", "baseline"} <= set(recovery["role"]) and recovery["group_auc"].between(0, 1).all()
+    assert len(pd.read_csv(results / "stats" / "seed_stability.tsv", sep="\t")) > 0
+    assert (results / "figures" / "group_recovery.png").stat().st_size > 0
+    assert (results / "figures" / "seed_stability.png").stat().st_size > 0
+    assert pd.read_csv(results / "benchmarks" / "gan" / "latin.tsv", sep="\t")["s"].iloc[0] > 0
     pngs = list((results / "figures").rglob("*.png"))
     assert pngs and all(p.stat().st_size > 0 for p in pngs)
-    assert (work / "logs" / "gan" / "latin_seed0.log").exists()
+    assert (work / "logs" / "gan" / "latin.log").exists()
 
 
 def test_inputs_are_never_written(tiny_run):
@@ -108,7 +121,7 @@ def test_a_finished_run_has_nothing_left_to_do(tiny_run):
     assert "Nothing to be done" in output, output[-4000:]
 
 
-def test_adding_a_culture_trains_only_its_gan(tiny_run, tmp_path):
+def test_adding_a_culture_trains_only_its_gan_and_the_joint_critic(tiny_run, tmp_path):
     work, _, images = tiny_run
     copy = tmp_path / "work"
     shutil.copytree(work, copy, symlinks=True)  # copy2 keeps mtimes: the copy is as up to date as the run
@@ -125,4 +138,6 @@ def test_adding_a_culture_trains_only_its_gan(tiny_run, tmp_path):
     output = snakemake(copy)
     trained = sorted(set(re.findall(r"train-gan --corpus \S+ --culture (\w+)", output)))
     assert trained == ["cyrillic"], output[-4000:]
+    # the joint critic sees every culture, so it is retrained (once per seed)
+    assert len(re.findall(r"python -m ganstyle train-joint ", output)) == 2, output[-4000:]
     assert "Nothing to be done" in snakemake(copy, "-n")

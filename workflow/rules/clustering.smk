@@ -20,6 +20,8 @@ rule cluster:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/clustering/cluster.log",
+    benchmark:
+        f"{BENCHMARKS}/clustering/cluster.tsv",
     shell:
         "python -m ganstyle cluster --distances {input.distances:q} --settings {params.settings:q}"
         " --out {params.outdir:q} > {log} 2>&1"

@@ -34,6 +34,8 @@ except UserError as err:
 CULTURES = list(REGISTRY["culture"])
 RESULTS = config["results"]
 LOGS = "logs"
+# one file per job: wall and CPU seconds, memory (snakemake benchmark:); summarised by rule benchmark_summary
+BENCHMARKS = f"{RESULTS}/benchmarks"
 
 
 wildcard_constraints:
@@ -109,9 +111,49 @@ def gan_settings(*keys_not_used):
     return json.dumps({k: v for k, v in config["gan"].items() if k not in keys_not_used}, sort_keys=True)
 
 
+# what one (culture, seed) GAN run writes into results/gan/{culture}/seed{seed}/
+GAN_RUN_FILES = {
+    "generator": "generator.keras",
+    "discriminator": "discriminator.keras",
+    "samples_png": "samples.png",
+    "samples": "samples.npz",
+    "history": "history.tsv",
+    "metrics": "metrics.json",
+}
+
+
 def gan_targets():
     per_culture = expand(f"{RESULTS}/gan/{{culture}}/seed{{seed}}/metrics.json", culture=CULTURES, seed=GAN_SEEDS)
-    return [*per_culture, f"{RESULTS}/gan/sanity_kid.tsv"]
+    return [*per_culture, f"{RESULTS}/gan/sanity_kid.tsv", *joint_targets()]
+
+
+# ---- used by joint.smk
+
+JOINT = config["joint"]["enabled"]
+
+
+def joint_snapshot_steps():
+    from ganstyle.joint import snapshot_steps
+
+    return snapshot_steps({**config["gan"], **config["joint"]})
+
+
+def _joint_critic_files():
+    from ganstyle.joint import critic_file
+
+    return [critic_file(step) for step in joint_snapshot_steps()]
+
+
+JOINT_CRITIC_FILES = _joint_critic_files()
+
+
+def joint_critics(seed):
+    """The joint critic's exported snapshots of one seed (none when the joint critic is off)."""
+    return [f"{RESULTS}/joint/seed{seed}/{name}" for name in JOINT_CRITIC_FILES] if JOINT else []
+
+
+def joint_targets():
+    return expand(f"{RESULTS}/joint/seed{{seed}}/metrics.json", seed=GAN_SEEDS) if JOINT else []
 
 
 
@@ -151,9 +193,15 @@ def transfer_targets():
 
 # ---- used by features.smk
 
+from ganstyle.features import CRITIC_SPACES
+
+# the joint spaces exist only with the joint critic
+FEATURE_SPACES = [space for space in CRITIC_SPACES if JOINT or not space.startswith("joint")]
+
+
 def critic_feature_files():
-    """Every culture's critic features, for every GAN seed."""
-    return expand(f"{RESULTS}/features/critic_{{culture}}/seed{{seed}}.npz", culture=CULTURES, seed=config["gan"]["seeds"])
+    """Every critic space's features, for every GAN seed."""
+    return expand(f"{RESULTS}/features/{{space}}/seed{{seed}}.npz", space=FEATURE_SPACES, seed=GAN_SEEDS)
 
 
 
@@ -245,7 +293,9 @@ def figure_command(family):
 
 def figure_targets():
     """Every figure file (for rule all); the transfer grid only when transfer pairs are configured."""
-    single = ["corpus/examples", "critic_auc", "mantel", "summary"]
+    single = ["corpus/examples", "critic_auc", "mantel", "summary", "group_recovery"]
+    if len(GAN_SEEDS) > 1:
+        single.append("seed_stability")
     if figure_transfer_pairs():
         single.append("transfer/translations")
     per_culture = [f"training/{culture}_{kind}" for culture in CULTURES for kind in ("samples", "curves")]

@@ -1,23 +1,30 @@
-# Stage 4: every culture's held-out images through every critic, and through the reference extractor.
+# Stage 4: every culture's held-out images through the critics of each seed (and their untrained
+# controls), and through the reference extractor.
 
 
 rule extract_features:
-    """Penultimate features and logits of one culture's critic (one GAN seed) on all held-out images."""
+    """Features and logits of the per-culture critics, the joint critic and both untrained controls (one seed)."""
     input:
-        critic=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/discriminator.keras",
+        critics=expand(f"{RESULTS}/gan/{{culture}}/seed{{{{seed}}}}/discriminator.keras", culture=CULTURES),
+        joint=lambda wildcards: joint_critics(wildcards.seed),
         corpora=all_corpora,
     output:
-        f"{RESULTS}/features/critic_{{culture}}/seed{{seed}}.npz",
+        [f"{RESULTS}/features/{space}/seed{{seed}}.npz" for space in FEATURE_SPACES],
     params:
-        cultures=" ".join(CULTURES),
+        cultures=CULTURES,
+        settings=gan_settings("seeds", "sanity_n_boot"),
+        joint=settings("joint"),
+        outdir=f"{RESULTS}/features",
     conda:
         "../envs/ganstyle.yaml"
     log:
-        f"{LOGS}/features/critic_{{culture}}_seed{{seed}}.log",
+        f"{LOGS}/features/critics_seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/features/critics_seed{{seed}}.tsv",
     shell:
-        "python -m ganstyle extract-features --critic {input.critic:q} --critic-culture {wildcards.culture}"
-        " --seed {wildcards.seed} --cultures {params.cultures} --corpora {input.corpora:q}"
-        " --out {output:q} > {log} 2>&1"
+        "python -m ganstyle extract-features --seed {wildcards.seed} --cultures {params.cultures} --corpora {input.corpora:q}"
+        " --critics {input.critics:q} --joint-critics {input.joint:q} --settings {params.settings:q} --joint {params.joint:q}"
+        " --out-dir {params.outdir:q} > {log} 2>&1"
 
 
 rule reference_features:
@@ -32,6 +39,8 @@ rule reference_features:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/features/reference.log",
+    benchmark:
+        f"{BENCHMARKS}/features/reference.tsv",
     shell:
         "python -m ganstyle extract-features --reference --cultures {params.cultures}"
         " --corpora {input.corpora:q} --out {output:q} > {log} 2>&1"

@@ -18,6 +18,8 @@ rule figure_corpus:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/corpus.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/corpus.tsv",
     shell:
         figure_command("corpus")
         + " --cultures {params.cultures} --corpora {input.corpora:q} --out {params.stem:q} > {log} 2>&1"
@@ -44,6 +46,8 @@ rule figure_training:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/training_{{culture}}.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/training_{{culture}}.tsv",
     shell:
         figure_command("training")
         + " --culture {wildcards.culture} --corpus {input.corpus:q} --samples {input.samples:q} --sample-seed {params.seed}"
@@ -66,6 +70,8 @@ rule figure_transfer:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/transfer.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/transfer.tsv",
     shell:
         figure_command("transfer")
         + " --pairs {params.pairs} --examples {input.examples:q} --out {params.stem:q} > {log} 2>&1"
@@ -87,6 +93,8 @@ rule figure_heatmaps:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/heatmaps.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/heatmaps.tsv",
     shell:
         figure_command("heatmaps")
         + " --similarity {input.similarity:q} --measures {input.measures:q} --distances {input.distances:q}"
@@ -110,6 +118,8 @@ rule figure_critic_auc:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/critic_auc.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/critic_auc.tsv",
     shell:
         figure_command("critic-auc")
         + " --similarity {input.similarity:q} --distances {input.distances:q} --linkage {input.linkage:q}"
@@ -132,6 +142,8 @@ rule figure_neighbours:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/neighbours.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/neighbours.tsv",
     shell:
         figure_command("neighbours")
         + " --similarity {input.similarity:q} --floors {input.floors:q} --measures {input.measures:q}"
@@ -152,6 +164,8 @@ rule figure_dendrograms:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/dendrograms.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/dendrograms.tsv",
     shell:
         figure_command("dendrograms")
         + " --linkage {input.linkage:q} --distances {input.distances:q} --out {output:q} > {log} 2>&1"
@@ -171,6 +185,8 @@ rule figure_mds:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/mds.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/mds.tsv",
     shell:
         figure_command("mds")
         + " --mds {input.mds:q} --mds-bootstrap {input.mds_bootstrap:q} --out {output:q} > {log} 2>&1"
@@ -195,6 +211,8 @@ rule figure_mantel:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/mantel.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/mantel.tsv",
     shell:
         figure_command("mantel")
         + " --distances {input.distances:q} --measures {input.measures:q} --mantel {input.mantel:q}"
@@ -217,6 +235,52 @@ rule figure_summary:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/figures/summary.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/summary.tsv",
     shell:
         figure_command("summary")
         + " --ari-nmi {input.ari_nmi:q} --permanova {input.permanova:q} --out {params.stem:q} > {log} 2>&1"
+
+
+rule figure_group_recovery:
+    """Every measure's recovery of the known groups beside its untrained control and the baseline."""
+    input:
+        group_recovery=rules.stats.output.group_recovery,
+        registry=config["cultures"],
+    output:
+        png=report(f"{FIGURES}/group_recovery.png", caption="../report/stats_group_recovery_figure.rst", category="Statistical tests", subcategory="Figures"),
+        other=figure_files(f"{FIGURES}/group_recovery"),
+    params:
+        **FIGURE_PARAMS,
+        stem=output_stem,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/group_recovery.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/group_recovery.tsv",
+    shell:
+        figure_command("group-recovery") + " --group-recovery {input.group_recovery:q} --out {params.stem:q} > {log} 2>&1"
+
+
+rule figure_seed_stability:
+    """Mantel r between GAN seeds of every per-seed measure."""
+    input:
+        seed_stability=rules.stats.output.seed_stability,
+        measures=rules.similarity.output.measures,
+        registry=config["cultures"],
+    output:
+        png=report(f"{FIGURES}/seed_stability.png", caption="../report/stats_seed_stability_figure.rst", category="Statistical tests", subcategory="Figures"),
+        other=figure_files(f"{FIGURES}/seed_stability"),
+    params:
+        **FIGURE_PARAMS,
+        stem=output_stem,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/figures/seed_stability.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/seed_stability.tsv",
+    shell:
+        figure_command("seed-stability")
+        + " --seed-stability {input.seed_stability:q} --measures {input.measures:q} --out {params.stem:q} > {log} 2>&1"

@@ -2,23 +2,20 @@
 
 
 rule train_gan:
-    """Train one culture's GAN; resumes from results/checkpoints/gan/{culture}/seed{seed}/ if a job was killed."""
+    """Train one culture's GAN for every seed (one process, one traced step); resumes from results/checkpoints/gan/{culture}/ if a job was killed."""
     input:
         corpus=corpus_of("culture"),
     output:
-        generator=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/generator.keras",
-        discriminator=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/discriminator.keras",
-        samples_png=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/samples.png",
-        samples=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/samples.npz",
-        history=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/history.tsv",
-        metrics=f"{RESULTS}/gan/{{culture}}/seed{{seed}}/metrics.json",
+        **{
+            kind: expand(f"{RESULTS}/gan/{{{{culture}}}}/seed{{seed}}/{name}", seed=GAN_SEEDS)
+            for kind, name in GAN_RUN_FILES.items()
+        },
     params:
         settings=gan_settings("seeds", "sanity_n_boot"),
+        seeds=GAN_SEEDS,
         # not an output: Snakemake must not delete checkpoints of a failed or killed job
-        checkpoints=f"{RESULTS}/checkpoints/gan/{{culture}}/seed{{seed}}",
-        out=f"{RESULTS}/gan/{{culture}}/seed{{seed}}",
-    # two trainings side by side: on the 2-core demo machine two 1-thread jobs
-    # train ~20% more steps per second in total than one 2-thread job
+        checkpoints=f"{RESULTS}/checkpoints/gan/{{culture}}",
+        out=f"{RESULTS}/gan/{{culture}}",
     # one thread per job: on a CPU machine several cultures then train side by side,
     # which uses cores better than one multi-threaded job (profiles may raise it)
     threads: 1
@@ -27,9 +24,11 @@ rule train_gan:
     conda:
         "../envs/ganstyle.yaml"
     log:
-        f"{LOGS}/gan/{{culture}}_seed{{seed}}.log",
+        f"{LOGS}/gan/{{culture}}.log",
+    benchmark:
+        f"{BENCHMARKS}/gan/{{culture}}.tsv",
     shell:
-        "python -m ganstyle train-gan --corpus {input.corpus:q} --culture {wildcards.culture} --seed {wildcards.seed}"
+        "python -m ganstyle train-gan --corpus {input.corpus:q} --culture {wildcards.culture} --seeds {params.seeds}"
         " --out {params.out:q} --checkpoints {params.checkpoints:q}"
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
@@ -49,6 +48,8 @@ rule gan_sanity:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/gan/sanity.log",
+    benchmark:
+        f"{BENCHMARKS}/gan/sanity.tsv",
     shell:
         "python -m ganstyle gan-sanity --cultures {params.cultures} --samples {input.samples:q}"
         " --corpus {input.corpora:q} --out-long {output.long:q} --out-matrix {output.matrix:q}"

@@ -17,6 +17,8 @@ rule ingest:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/ingest/{{culture}}.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest/{{culture}}.tsv",
     shell:
         "python -m ganstyle ingest --culture {wildcards.culture} --cultures {params.cultures:q}"
         " --metadata {params.metadata:q} --settings {params.settings:q}"
@@ -35,6 +37,8 @@ checkpoint leakage:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/ingest/leakage.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest/leakage.tsv",
     shell:
         "python -m ganstyle leakage --settings {params.settings:q} --out {output} {input.manifests} > {log} 2>&1"
 
@@ -49,6 +53,8 @@ rule leakage_rows:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/corpus/{{culture}}-{{digest}}.leakage.log",
+    benchmark:
+        f"{BENCHMARKS}/corpus/{{culture}}-{{digest}}.leakage.tsv",
     shell:
         "python -m ganstyle leakage-rows --leakage {input:q} --culture {wildcards.culture} --out {output:q} > {log} 2>&1"
 
@@ -72,6 +78,8 @@ rule corpus:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/corpus/{{culture}}.log",
+    benchmark:
+        f"{BENCHMARKS}/corpus/{{culture}}.tsv",
     shell:
         "python -m ganstyle corpus --culture {wildcards.culture} --settings {params.settings:q}"
         " --leakage {input.leakage:q} --ingested {params.ingested:q}"

@@ -24,6 +24,8 @@ rule similarity:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/similarity/similarity.log",
+    benchmark:
+        f"{BENCHMARKS}/similarity/similarity.tsv",
     shell:
         "python -m ganstyle similarity --cultures {params.cultures} --critic-features {input.critics:q}"
         " --reference {input.reference:q} --transfer {input.transfer:q} --settings {params.settings:q}"

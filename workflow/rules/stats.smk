@@ -2,13 +2,14 @@
 
 
 rule stats:
-    """ARI/NMI against registry groups, PERMANOVA/PERMDISP, Mantel tests (measures, geography, user matrices)."""
+    """Group recovery (ARI, within-vs-across AUC) of every measure and its controls, PERMANOVA/PERMDISP, Mantel tests, seed stability."""
     input:
         distances=rules.similarity.output.distances,
         per_seed=rules.similarity.output.per_seed,
         image_features=rules.similarity.output.image_features,
         assignments=rules.cluster.output.assignments,
         summary=rules.cluster.output.summary,
+        measures=rules.similarity.output.measures,
         registry=config["cultures"],
         external=external_matrix_files(),
     output:
@@ -17,17 +18,21 @@ rule stats:
         permdisp=report(f"{RESULTS}/stats/permdisp.tsv", caption="../report/stats_permdisp.rst", category="Statistical tests", subcategory="Tables"),
         mantel=report(f"{RESULTS}/stats/mantel.tsv", caption="../report/stats_mantel_table.rst", category="Statistical tests", subcategory="Tables"),
         seed_stability=report(f"{RESULTS}/stats/seed_stability.tsv", caption="../report/stats_seed_stability.rst", category="Statistical tests", subcategory="Tables"),
+        group_recovery=report(f"{RESULTS}/stats/group_recovery.tsv", caption="../report/stats_group_recovery.rst", category="Statistical tests", subcategory="Tables"),
         summary=report(f"{RESULTS}/stats/summary.tsv", caption="../report/stats_summary.rst", category="Statistical tests", subcategory="Tables"),
     params:
         outdir=lambda wildcards, output: os.path.dirname(output.summary),
         settings=settings("stats"),
         metadata=json.dumps(config["metadata"]),
+        ci=config["similarity"]["ci"],
     conda:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/stats/stats.log",
+    benchmark:
+        f"{BENCHMARKS}/stats/stats.tsv",
     shell:
         "python -m ganstyle stats --distances {input.distances:q} --per-seed {input.per_seed:q}"
         " --image-features {input.image_features:q} --assignments {input.assignments:q}"
-        " --cluster-summary {input.summary:q} --cultures-file {input.registry:q} --metadata {params.metadata:q}"
+        " --cluster-summary {input.summary:q} --measures {input.measures:q} --ci {params.ci} --cultures-file {input.registry:q} --metadata {params.metadata:q}"
         " --settings {params.settings:q} --out {params.outdir:q} > {log} 2>&1"

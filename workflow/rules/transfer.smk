@@ -32,6 +32,8 @@ rule train_transfer:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/transfer/{{a}}__{{b}}.log",
+    benchmark:
+        f"{BENCHMARKS}/transfer/{{a}}__{{b}}.tsv",
     shell:
         "python -m ganstyle train-transfer --culture-a {wildcards.a} --culture-b {wildcards.b}"
         " --corpus-a {input.corpus_a:q} --corpus-b {input.corpus_b:q}"
@@ -51,5 +53,7 @@ rule transfer_distances:
         "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/transfer/transfer_distances.log",
+    benchmark:
+        f"{BENCHMARKS}/transfer/transfer_distances.tsv",
     shell:
         "python -m ganstyle transfer-distances --metrics {input.metrics:q} --out {output:q} > {log} 2>&1"

@@ -1,0 +1,35 @@
+# Stage 2b: the joint critic, one class-conditional GAN over all cultures (per GAN seed).
+
+
+rule train_joint:
+    """Train the joint critic of one seed on every culture's train split; exports the critic at its last snapshots."""
+    input:
+        corpora=all_corpora,
+    output:
+        critics=[f"{RESULTS}/joint/seed{{seed}}/{name}" for name in JOINT_CRITIC_FILES],
+        generator=f"{RESULTS}/joint/seed{{seed}}/generator.keras",
+        samples_png=f"{RESULTS}/joint/seed{{seed}}/samples.png",
+        samples=f"{RESULTS}/joint/seed{{seed}}/samples.npz",
+        sanity=f"{RESULTS}/joint/seed{{seed}}/sanity_kid.tsv",
+        history=f"{RESULTS}/joint/seed{{seed}}/history.tsv",
+        metrics=f"{RESULTS}/joint/seed{{seed}}/metrics.json",
+    params:
+        settings=gan_settings("seeds", "sanity_n_boot"),
+        joint=settings("joint"),
+        cultures=CULTURES,
+        # not an output: Snakemake must not delete checkpoints of a failed or killed job
+        checkpoints=f"{RESULTS}/checkpoints/joint/seed{{seed}}",
+        out=f"{RESULTS}/joint/seed{{seed}}",
+    threads: 1
+    resources:
+        gpu=1,
+    conda:
+        "../envs/ganstyle.yaml"
+    log:
+        f"{LOGS}/joint/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/joint/seed{{seed}}.tsv",
+    shell:
+        "python -m ganstyle train-joint --cultures {params.cultures} --corpora {input.corpora:q} --seed {wildcards.seed}"
+        " --out {params.out:q} --checkpoints {params.checkpoints:q}"
+        " --settings {params.settings:q} --joint {params.joint:q} --threads {threads} > {log} 2>&1"
