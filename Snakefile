@@ -45,3 +45,9 @@ rule all:
         analysis_targets(),
         figure_targets(),
     default_target: True
+
+
+# where the time went: results/benchmarks/{jobs,stages}.tsv from every rule's benchmark file
+onsuccess:
+    if Path(BENCHMARKS).is_dir():
+        shell("python -m ganstyle benchmark-summary --benchmarks {BENCHMARKS:q} > {LOGS}/benchmark_summary.log 2>&1")

@@ -28,6 +28,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "cluster": ("ganstyle.clustering", "hierarchical clustering, bootstrap support, MDS"),
     "stats": ("ganstyle.stats", "group recovery, ARI/NMI, PERMANOVA, PERMDISP, Mantel tests, seed stability"),
     "figures": ("ganstyle.figures", "publication figures"),
+    "benchmark-summary": ("ganstyle.runtime", "per-job and per-stage seconds from the rules' benchmark files"),
 }
 
 

@@ -49,7 +49,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -155,7 +155,7 @@ def _consonant_name(name: str) -> bool:
     return bool(match and re.fullmatch(r"[^AEIOU]+[AO]", match.group(1)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def script_inventory(code: str) -> ScriptInventory:
     """Letters and combining marks of a script from the Unicode character database."""
     code = normalise_script_code(code)
@@ -245,7 +245,7 @@ class Alphabet:
     virama: str | None
 
     @classmethod
-    def for_font(cls, inventory: ScriptInventory, cmap: frozenset[int]) -> "Alphabet":
+    def for_font(cls, inventory: ScriptInventory, cmap: frozenset[int]) -> Alphabet:
         def keep(chars):
             return tuple(ch for ch in chars if ord(ch) in cmap)
 

@@ -30,8 +30,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -281,7 +282,7 @@ def compile_runner(task: TrainingTask, jit_compile: bool = False):
     def run(iterator, n):
         metrics = step_fn(next(iterator))
         if not sums:  # first trace: one accumulator per metric
-            for key, value in metrics.items():
+            for key in metrics:
                 sums[key] = tf.Variable(tf.zeros((), tf.float32), trainable=False, name=f"sum_{key}")
         for key, value in metrics.items():
             sums[key].assign(tf.cast(value, tf.float32))

@@ -105,7 +105,9 @@ def test_mds_spread_grows_with_bootstrap_noise():
 
     point, quiet = clustering.mds_with_spread(d, replicates(0.05), seed=0)
     _, loud = clustering.mds_with_spread(d, replicates(0.5), seed=0)
-    spread = lambda aligned: np.sqrt(((aligned - point) ** 2).sum(-1).mean())
+    def spread(aligned):
+        return np.sqrt(((aligned - point) ** 2).sum(-1).mean())
+
     assert spread(quiet) < spread(loud)
     assert quiet.shape == (15, len(POINTS), 2)
 

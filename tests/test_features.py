@@ -22,9 +22,9 @@ SMALL = {"architecture": "default", "latent_dim": 8, "g_width": 4, "d_width": 4,
 
 def _tiny_critic(path, poison=False, n_classes=1, seed=0):
     """A discriminator with the documented outputs [logits (N, K), features (N, F)]."""
-    from ganstyle import io, networks
-
     import keras
+
+    from ganstyle import io, networks
 
     keras.utils.set_random_seed(seed)
     _, model = networks.build_models(SMALL, SIZE, 1, n_classes=n_classes)

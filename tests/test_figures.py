@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from feature_files import write_feature_files
 from PIL import Image
 
 from ganstyle import clustering, figures, similarity, stats, style
 from ganstyle.errors import UserError
-from feature_files import write_feature_files
 
 CULTURES = ["latin", "greek", "cyrillic", "arabic", "hebrew", "thai"]
 GROUPS = ["european", "european", "european", "semitic", "semitic", "southeast_asian"]

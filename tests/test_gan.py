@@ -91,7 +91,7 @@ def test_diffaugment_is_applied_to_real_and_fake_for_both_players():
 
     task.augment = spy
     real = _real_batch()
-    with tf.GradientTape() as tape:  # what the step's noise will be: replay the RNG
+    with tf.GradientTape():  # what the step's noise will be: replay the RNG
         noise = tf.random.Generator.from_state(task.noise_rng.state.numpy(), alg=task.noise_rng.algorithm).normal([4, task.latent_dim])
         fake = task.generator(noise, training=True)
     task.train_step(real)

@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ganstyle import cli
-from ganstyle import render
+from ganstyle import cli, render
 from ganstyle.errors import UserError
 
 NOTO_DIR = Path("/usr/share/fonts/truetype/noto")

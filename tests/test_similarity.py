@@ -1,10 +1,9 @@
 import warnings
 
-from feature_files import write_feature_files
-
 import numpy as np
 import pandas as pd
 import pytest
+from feature_files import write_feature_files
 from PIL import Image, ImageDraw, ImageFilter
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 

@@ -1,10 +1,9 @@
 import json
 
-from feature_files import write_feature_files
-
 import numpy as np
 import pandas as pd
 import pytest
+from feature_files import write_feature_files
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr
 

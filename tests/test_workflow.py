@@ -1,6 +1,6 @@
 """End to end: the whole workflow through the snakemake CLI on a tiny config.
 
-Three demo cultures in two groups (40 images each), a few GAN and CycleGAN
+Three demo cultures in two groups (60 images each), a few GAN and CycleGAN
 steps, small bootstrap and permutation counts: every stage runs for real, on
 real images, just briefly.  Also checks that nothing under the input folders
 is written.
@@ -38,14 +38,14 @@ def tiny_run(tmp_path_factory):
     for culture, group in CULTURES.items():
         folder = images / culture
         folder.mkdir(parents=True)
-        for png in sorted((REPO / "data" / "demo" / culture).glob("*.png"))[:40]:
+        for png in sorted((REPO / "data" / "demo" / culture).glob("*.png"))[:60]:
             shutil.copy(png, folder / png.name)
         rows.append({"culture": culture, "path": str(folder), "label": culture.title(), "group": group,
                      "lat": 40.0 + len(rows), "lon": 10.0 * len(rows)})
     pd.DataFrame(rows).to_csv(work / "cultures.tsv", sep="\t", index=False)
     config = {
         "cultures": str(work / "cultures.tsv"),
-        "ingest": {"resolution": 32, "min_images": 20},
+        "ingest": {"resolution": 32, "min_images": 20, "heldout_fraction": 0.3},
         "gan": {"steps": 20, "batch_size": 8, "checkpoint_every": 10, "log_every": 10,
                 "samples": 24, "grid": 4, "n_boot": 5, "seeds": [0, 1]},
         "joint": {"steps": 20, "batch_size": 8, "snapshots": 2, "snapshot_every": 10},
@@ -127,7 +127,7 @@ def test_adding_a_culture_trains_only_its_gan_and_the_joint_critic(tiny_run, tmp
     shutil.copytree(work, copy, symlinks=True)  # copy2 keeps mtimes: the copy is as up to date as the run
     folder = images.parent / "extra" / "cyrillic"
     folder.mkdir(parents=True)
-    for png in sorted((REPO / "data" / "demo" / "cyrillic").glob("*.png"))[:40]:
+    for png in sorted((REPO / "data" / "demo" / "cyrillic").glob("*.png"))[:60]:
         shutil.copy(png, folder / png.name)
     registry = pd.read_csv(copy / "cultures.tsv", sep="\t")
     registry.loc[len(registry)] = {"culture": "cyrillic", "path": str(folder), "label": "Cyrillic", "group": "european", "lat": 55.0, "lon": 37.0}

@@ -22,7 +22,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "cluster" / "slurm_local.sh"
-TRAINING_RULES = {"train_gan", "train_transfer"}
+TRAINING_RULES = {"train_gan", "train_joint", "train_transfer"}
 
 
 def why_slurm_cannot_start() -> str | None:

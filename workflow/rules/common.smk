@@ -34,7 +34,7 @@ except UserError as err:
 CULTURES = list(REGISTRY["culture"])
 RESULTS = config["results"]
 LOGS = "logs"
-# one file per job: wall and CPU seconds, memory (snakemake benchmark:); summarised by rule benchmark_summary
+# one file per job: wall and CPU seconds, memory (snakemake benchmark:); summarised after the run (onsuccess, Snakefile)
 BENCHMARKS = f"{RESULTS}/benchmarks"
 
 
