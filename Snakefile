@@ -38,16 +38,18 @@ include: "workflow/rules/figures.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_corpora,
         gan_targets(),
         transfer_targets(),
         analysis_targets(),
         figure_targets(),
-    default_target: True
 
 
 # where the time went: results/benchmarks/{jobs,stages}.tsv from every rule's benchmark file
 onsuccess:
     if Path(BENCHMARKS).is_dir():
-        shell("python -m ganstyle benchmark-summary --benchmarks {BENCHMARKS:q} > {LOGS}/benchmark_summary.log 2>&1")
+        shell(
+            "python -m ganstyle benchmark-summary --benchmarks {BENCHMARKS:q} > {LOGS}/benchmark_summary.log 2>&1"
+        )

@@ -107,8 +107,12 @@ GAN_SEEDS = config["gan"]["seeds"]
 
 def gan_settings(*keys_not_used):
     """The gan section as JSON without keys a rule does not use, so that e.g. adding
-    a seed or changing sanity_n_boot does not re-train every GAN (params changes re-run jobs)."""
-    return json.dumps({k: v for k, v in config["gan"].items() if k not in keys_not_used}, sort_keys=True)
+    a seed or changing sanity_n_boot does not re-train every GAN (params changes re-run jobs).
+    """
+    return json.dumps(
+        {k: v for k, v in config["gan"].items() if k not in keys_not_used},
+        sort_keys=True,
+    )
 
 
 # what one (culture, seed) GAN run writes into results/gan/{culture}/seed{seed}/
@@ -123,7 +127,11 @@ GAN_RUN_FILES = {
 
 
 def gan_targets():
-    per_culture = expand(f"{RESULTS}/gan/{{culture}}/seed{{seed}}/metrics.json", culture=CULTURES, seed=GAN_SEEDS)
+    per_culture = expand(
+        f"{RESULTS}/gan/{{culture}}/seed{{seed}}/metrics.json",
+        culture=CULTURES,
+        seed=GAN_SEEDS,
+    )
     return [*per_culture, f"{RESULTS}/gan/sanity_kid.tsv", *joint_targets()]
 
 
@@ -149,13 +157,19 @@ JOINT_CRITIC_FILES = _joint_critic_files()
 
 def joint_critics(seed):
     """The joint critic's exported snapshots of one seed (none when the joint critic is off)."""
-    return [f"{RESULTS}/joint/seed{seed}/{name}" for name in JOINT_CRITIC_FILES] if JOINT else []
+    return (
+        [f"{RESULTS}/joint/seed{seed}/{name}" for name in JOINT_CRITIC_FILES]
+        if JOINT
+        else []
+    )
 
 
 def joint_targets():
-    return expand(f"{RESULTS}/joint/seed{{seed}}/metrics.json", seed=GAN_SEEDS) if JOINT else []
-
-
+    return (
+        expand(f"{RESULTS}/joint/seed{{seed}}/metrics.json", seed=GAN_SEEDS)
+        if JOINT
+        else []
+    )
 
 
 # ---- used by transfer.smk
@@ -164,7 +178,6 @@ import re
 
 
 from ganstyle.transfer import pair_name, parse_pairs
-
 
 try:
     TRANSFER_PAIRS = parse_pairs(config["transfer"]["pairs"], CULTURES)
@@ -179,7 +192,9 @@ TRANSFER_CRITIC_SEED = config["gan"]["seeds"][0]
 
 
 # culture ids may contain '_': only registry names match, so '{a}__{b}' splits one way
-_CULTURE_PATTERN = "|".join(re.escape(c) for c in sorted(CULTURES, key=len, reverse=True))
+_CULTURE_PATTERN = "|".join(
+    re.escape(c) for c in sorted(CULTURES, key=len, reverse=True)
+)
 
 
 def transfer_targets():
@@ -189,33 +204,39 @@ def transfer_targets():
     return [f"{RESULTS}/transfer/transfer_distances.tsv"]
 
 
-
-
 # ---- used by features.smk
 
 from ganstyle.features import CRITIC_SPACES
 
 # the joint spaces exist only with the joint critic
-FEATURE_SPACES = [space for space in CRITIC_SPACES if JOINT or not space.startswith("joint")]
+FEATURE_SPACES = [
+    space for space in CRITIC_SPACES if JOINT or not space.startswith("joint")
+]
 
 
 def critic_feature_files():
     """Every critic space's features, for every GAN seed."""
-    return expand(f"{RESULTS}/features/{{space}}/seed{{seed}}.npz", space=FEATURE_SPACES, seed=GAN_SEEDS)
-
-
+    return expand(
+        f"{RESULTS}/features/{{space}}/seed{{seed}}.npz",
+        space=FEATURE_SPACES,
+        seed=GAN_SEEDS,
+    )
 
 
 # ---- used by similarity.smk
 
+
 def transfer_distance_input():
     """Transfer distances are an input only when transfer pairs are configured."""
-    return [f"{RESULTS}/transfer/transfer_distances.tsv"] if config["transfer"]["pairs"] else []
-
-
+    return (
+        [f"{RESULTS}/transfer/transfer_distances.tsv"]
+        if config["transfer"]["pairs"]
+        else []
+    )
 
 
 # ---- used by stats.smk
+
 
 def external_matrix_files():
     return [entry["path"] for entry in config["stats"]["external_matrices"]]
@@ -232,15 +253,12 @@ def analysis_targets():
     ]
 
 
-
-
 # ---- used by figures.smk
 
 import itertools
 
 
 from ganstyle.figures import measure_label
-
 
 FIGURES = f"{RESULTS}/figures"
 
@@ -288,7 +306,10 @@ def output_stem(wildcards, output):
 
 def figure_command(family):
     """The start of every figures shell command (the options all families share)."""
-    return f"python -m ganstyle figures {family}" + " --cultures-file {input.registry:q} --metadata {params.metadata:q} --settings {params.settings:q}"
+    return (
+        f"python -m ganstyle figures {family}"
+        + " --cultures-file {input.registry:q} --metadata {params.metadata:q} --settings {params.settings:q}"
+    )
 
 
 def figure_targets():
@@ -298,8 +319,15 @@ def figure_targets():
         single.append("seed_stability")
     if figure_transfer_pairs():
         single.append("transfer/translations")
-    per_culture = [f"training/{culture}_{kind}" for culture in CULTURES for kind in ("samples", "curves")]
+    per_culture = [
+        f"training/{culture}_{kind}"
+        for culture in CULTURES
+        for kind in ("samples", "curves")
+    ]
     targets = []
     for stem in single + per_culture:
         targets += [f"{FIGURES}/{stem}.png", *figure_files(f"{FIGURES}/{stem}")]
-    return targets + [f"{FIGURES}/{family}" for family in ("heatmaps", "dendrograms", "mds", "neighbours")]
+    return targets + [
+        f"{FIGURES}/{family}"
+        for family in ("heatmaps", "dendrograms", "mds", "neighbours")
+    ]

@@ -5,22 +5,26 @@
 rule extract_features:
     """Features and logits of the per-culture critics, the joint critic and both untrained controls (one seed)."""
     input:
-        critics=expand(f"{RESULTS}/gan/{{culture}}/seed{{{{seed}}}}/discriminator.keras", culture=CULTURES),
+        critics=expand(
+            f"{RESULTS}/gan/{{culture}}/seed{{{{seed}}}}/discriminator.keras",
+            culture=CULTURES,
+        ),
         joint=lambda wildcards: joint_critics(wildcards.seed),
         corpora=all_corpora,
     output:
         [f"{RESULTS}/features/{space}/seed{{seed}}.npz" for space in FEATURE_SPACES],
+    log:
+        f"{LOGS}/features/critics_seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/features/critics_seed{{seed}}.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
     params:
         cultures=CULTURES,
         settings=gan_settings("seeds", "sanity_n_boot"),
         joint=settings("joint"),
-        outdir=f"{RESULTS}/features",
-    conda:
-        "../envs/ganstyle.yaml"
-    log:
-        f"{LOGS}/features/critics_seed{{seed}}.log",
-    benchmark:
-        f"{BENCHMARKS}/features/critics_seed{{seed}}.tsv",
+        # results/features: the folder above the outputs' space folders
+        outdir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
     shell:
         "python -m ganstyle extract-features --seed {wildcards.seed} --cultures {params.cultures} --corpora {input.corpora:q}"
         " --critics {input.critics:q} --joint-critics {input.joint:q} --settings {params.settings:q} --joint {params.joint:q}"
@@ -33,14 +37,14 @@ rule reference_features:
         corpora=all_corpora,
     output:
         f"{RESULTS}/features/reference.npz",
-    params:
-        cultures=" ".join(CULTURES),
-    conda:
-        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/features/reference.log",
     benchmark:
-        f"{BENCHMARKS}/features/reference.tsv",
+        f"{BENCHMARKS}/features/reference.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
+    params:
+        cultures=" ".join(CULTURES),
     shell:
         "python -m ganstyle extract-features --reference --cultures {params.cultures}"
         " --corpora {input.corpora:q} --out {output:q} > {log} 2>&1"

@@ -7,26 +7,28 @@ rule train_gan:
         corpus=corpus_of("culture"),
     output:
         **{
-            kind: expand(f"{RESULTS}/gan/{{{{culture}}}}/seed{{seed}}/{name}", seed=GAN_SEEDS)
+            kind: expand(
+                f"{RESULTS}/gan/{{{{culture}}}}/seed{{seed}}/{name}", seed=GAN_SEEDS
+            )
             for kind, name in GAN_RUN_FILES.items()
         },
+    log:
+        f"{LOGS}/gan/{{culture}}.log",
+    benchmark:
+        f"{BENCHMARKS}/gan/{{culture}}.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
+    # one thread per job: on a CPU machine several cultures then train side by side,
+    # which uses cores better than one multi-threaded job (profiles may raise it)
+    threads: 1
+    resources:
+        gpu=1,
     params:
         settings=gan_settings("seeds", "sanity_n_boot"),
         seeds=GAN_SEEDS,
         # not an output: Snakemake must not delete checkpoints of a failed or killed job
         checkpoints=f"{RESULTS}/checkpoints/gan/{{culture}}",
         out=f"{RESULTS}/gan/{{culture}}",
-    # one thread per job: on a CPU machine several cultures then train side by side,
-    # which uses cores better than one multi-threaded job (profiles may raise it)
-    threads: 1
-    resources:
-        gpu=1,
-    conda:
-        "../envs/ganstyle.yaml"
-    log:
-        f"{LOGS}/gan/{{culture}}.log",
-    benchmark:
-        f"{BENCHMARKS}/gan/{{culture}}.tsv",
     shell:
         "python -m ganstyle train-gan --corpus {input.corpus:q} --culture {wildcards.culture} --seeds {params.seeds}"
         " --out {params.out:q} --checkpoints {params.checkpoints:q}"
@@ -36,20 +38,25 @@ rule train_gan:
 rule gan_sanity:
     """KID of every culture's generator (first seed) against every culture's held-out images."""
     input:
-        samples=expand(f"{RESULTS}/gan/{{culture}}/seed{GAN_SEEDS[0]}/samples.npz", culture=CULTURES),
+        samples=expand(
+            f"{RESULTS}/gan/{{culture}}/seed{GAN_SEEDS[0]}/samples.npz",
+            culture=CULTURES,
+        ),
         corpora=all_corpora,
     output:
         long=f"{RESULTS}/gan/sanity_kid.tsv",
         matrix=f"{RESULTS}/gan/sanity_kid_matrix.tsv",
-    params:
-        settings=json.dumps({"sanity_n_boot": config["gan"]["sanity_n_boot"], "seeds": GAN_SEEDS[:1]}),
-        cultures=CULTURES,
-    conda:
-        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/gan/sanity.log",
     benchmark:
-        f"{BENCHMARKS}/gan/sanity.tsv",
+        f"{BENCHMARKS}/gan/sanity.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
+    params:
+        settings=json.dumps(
+            {"sanity_n_boot": config["gan"]["sanity_n_boot"], "seeds": GAN_SEEDS[:1]}
+        ),
+        cultures=CULTURES,
     shell:
         "python -m ganstyle gan-sanity --cultures {params.cultures} --samples {input.samples:q}"
         " --corpus {input.corpora:q} --out-long {output.long:q} --out-matrix {output.matrix:q}"

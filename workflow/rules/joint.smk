@@ -13,6 +13,15 @@ rule train_joint:
         sanity=f"{RESULTS}/joint/seed{{seed}}/sanity_kid.tsv",
         history=f"{RESULTS}/joint/seed{{seed}}/history.tsv",
         metrics=f"{RESULTS}/joint/seed{{seed}}/metrics.json",
+    log:
+        f"{LOGS}/joint/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/joint/seed{{seed}}.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         settings=gan_settings("seeds", "sanity_n_boot"),
         joint=settings("joint"),
@@ -20,15 +29,6 @@ rule train_joint:
         # not an output: Snakemake must not delete checkpoints of a failed or killed job
         checkpoints=f"{RESULTS}/checkpoints/joint/seed{{seed}}",
         out=f"{RESULTS}/joint/seed{{seed}}",
-    threads: 1
-    resources:
-        gpu=1,
-    conda:
-        "../envs/ganstyle.yaml"
-    log:
-        f"{LOGS}/joint/seed{{seed}}.log",
-    benchmark:
-        f"{BENCHMARKS}/joint/seed{{seed}}.tsv",
     shell:
         "python -m ganstyle train-joint --cultures {params.cultures} --corpora {input.corpora:q} --seed {wildcards.seed}"
         " --out {params.out:q} --checkpoints {params.checkpoints:q}"

@@ -13,24 +13,59 @@ rule stats:
         registry=config["cultures"],
         external=external_matrix_files(),
     output:
-        ari_nmi=report(f"{RESULTS}/stats/ari_nmi.tsv", caption="../report/stats_ari_nmi.rst", category="Statistical tests", subcategory="Tables"),
-        permanova=report(f"{RESULTS}/stats/permanova.tsv", caption="../report/stats_permanova.rst", category="Statistical tests", subcategory="Tables"),
-        permdisp=report(f"{RESULTS}/stats/permdisp.tsv", caption="../report/stats_permdisp.rst", category="Statistical tests", subcategory="Tables"),
-        mantel=report(f"{RESULTS}/stats/mantel.tsv", caption="../report/stats_mantel_table.rst", category="Statistical tests", subcategory="Tables"),
-        seed_stability=report(f"{RESULTS}/stats/seed_stability.tsv", caption="../report/stats_seed_stability.rst", category="Statistical tests", subcategory="Tables"),
-        group_recovery=report(f"{RESULTS}/stats/group_recovery.tsv", caption="../report/stats_group_recovery.rst", category="Statistical tests", subcategory="Tables"),
-        summary=report(f"{RESULTS}/stats/summary.tsv", caption="../report/stats_summary.rst", category="Statistical tests", subcategory="Tables"),
+        ari_nmi=report(
+            f"{RESULTS}/stats/ari_nmi.tsv",
+            caption="../report/stats_ari_nmi.rst",
+            category="Statistical tests",
+            subcategory="Tables",
+        ),
+        permanova=report(
+            f"{RESULTS}/stats/permanova.tsv",
+            caption="../report/stats_permanova.rst",
+            category="Statistical tests",
+            subcategory="Tables",
+        ),
+        permdisp=report(
+            f"{RESULTS}/stats/permdisp.tsv",
+            caption="../report/stats_permdisp.rst",
+            category="Statistical tests",
+            subcategory="Tables",
+        ),
+        mantel=report(
+            f"{RESULTS}/stats/mantel.tsv",
+            caption="../report/stats_mantel_table.rst",
+            category="Statistical tests",
+            subcategory="Tables",
+        ),
+        seed_stability=report(
+            f"{RESULTS}/stats/seed_stability.tsv",
+            caption="../report/stats_seed_stability.rst",
+            category="Statistical tests",
+            subcategory="Tables",
+        ),
+        group_recovery=report(
+            f"{RESULTS}/stats/group_recovery.tsv",
+            caption="../report/stats_group_recovery.rst",
+            category="Statistical tests",
+            subcategory="Tables",
+        ),
+        summary=report(
+            f"{RESULTS}/stats/summary.tsv",
+            caption="../report/stats_summary.rst",
+            category="Statistical tests",
+            subcategory="Tables",
+        ),
+    log:
+        f"{LOGS}/stats/stats.log",
+    benchmark:
+        f"{BENCHMARKS}/stats/stats.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
     params:
         outdir=lambda wildcards, output: os.path.dirname(output.summary),
         settings=settings("stats"),
         metadata=json.dumps(config["metadata"]),
         ci=config["similarity"]["ci"],
-    conda:
-        "../envs/ganstyle.yaml"
-    log:
-        f"{LOGS}/stats/stats.log",
-    benchmark:
-        f"{BENCHMARKS}/stats/stats.tsv",
     shell:
         "python -m ganstyle stats --distances {input.distances:q} --per-seed {input.per_seed:q}"
         " --image-features {input.image_features:q} --assignments {input.assignments:q}"

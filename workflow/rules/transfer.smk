@@ -11,13 +11,27 @@ rule train_transfer:
     output:
         G_ab=f"{RESULTS}/transfer/{{a}}__{{b}}/G_ab.keras",
         G_ba=f"{RESULTS}/transfer/{{a}}__{{b}}/G_ba.keras",
-        grid=report(f"{RESULTS}/transfer/{{a}}__{{b}}/grid.png", category="Transfer", subcategory="Translation grids", labels={"pair": "{a}__{b}"}),
+        grid=report(
+            f"{RESULTS}/transfer/{{a}}__{{b}}/grid.png",
+            category="Transfer",
+            subcategory="Translation grids",
+            labels={"pair": "{a}__{b}"},
+        ),
         metrics=f"{RESULTS}/transfer/{{a}}__{{b}}/metrics.tsv",
         examples=f"{RESULTS}/transfer/{{a}}__{{b}}/examples.npz",
         history=f"{RESULTS}/transfer/{{a}}__{{b}}/history.tsv",
+    log:
+        f"{LOGS}/transfer/{{a}}__{{b}}.log",
+    benchmark:
+        f"{BENCHMARKS}/transfer/{{a}}__{{b}}.tsv"
     wildcard_constraints:
         a=_CULTURE_PATTERN,
         b=_CULTURE_PATTERN,
+    conda:
+        "../envs/ganstyle.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         settings=settings("transfer"),
         # not an output: Snakemake must not delete checkpoints of a failed or killed job
@@ -25,15 +39,6 @@ rule train_transfer:
         out=f"{RESULTS}/transfer/{{a}}__{{b}}",
         label_a=lambda wildcards: REGISTRY.loc[wildcards.a, "label"],
         label_b=lambda wildcards: REGISTRY.loc[wildcards.b, "label"],
-    threads: 1
-    resources:
-        gpu=1,
-    conda:
-        "../envs/ganstyle.yaml"
-    log:
-        f"{LOGS}/transfer/{{a}}__{{b}}.log",
-    benchmark:
-        f"{BENCHMARKS}/transfer/{{a}}__{{b}}.tsv",
     shell:
         "python -m ganstyle train-transfer --culture-a {wildcards.a} --culture-b {wildcards.b}"
         " --corpus-a {input.corpus_a:q} --corpus-b {input.corpus_b:q}"
@@ -46,14 +51,17 @@ rule train_transfer:
 rule transfer_distances:
     """All trained pairs' transfer measures in one long table (source, target, measure, value, ci_low, ci_high)."""
     input:
-        metrics=[f"{RESULTS}/transfer/{pair_name(a, b)}/metrics.tsv" for a, b in TRANSFER_PAIRS],
+        metrics=[
+            f"{RESULTS}/transfer/{pair_name(a, b)}/metrics.tsv"
+            for a, b in TRANSFER_PAIRS
+        ],
     output:
         f"{RESULTS}/transfer/transfer_distances.tsv",
-    conda:
-        "../envs/ganstyle.yaml"
     log:
         f"{LOGS}/transfer/transfer_distances.log",
     benchmark:
-        f"{BENCHMARKS}/transfer/transfer_distances.tsv",
+        f"{BENCHMARKS}/transfer/transfer_distances.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
     shell:
         "python -m ganstyle transfer-distances --metrics {input.metrics:q} --out {output:q} > {log} 2>&1"
