@@ -130,7 +130,6 @@ def ganstyle_trainer(tf, task, dataset):
     return run
 
 
-
 # --------------------------------------------------------------------------- the models we train
 
 
@@ -220,8 +219,14 @@ def demo_settings(config_path: str) -> tuple[dict, dict, dict, int, int, int]:
     config = load_config(config_path)
     n_cultures = len(pd.read_csv(config["cultures"], sep="\t"))
     gan_settings = gan.resolve_settings(config["gan"])
-    return (gan_settings, joint.joint_settings(config["gan"], config["joint"]), config["transfer"],
-            config["ingest"]["resolution"], config["ingest"]["channels"], n_cultures)
+    return (
+        gan_settings,
+        joint.joint_settings(config["gan"], config["joint"]),
+        config["transfer"],
+        config["ingest"]["resolution"],
+        config["ingest"]["channels"],
+        n_cultures,
+    )
 
 
 def main(argv=None) -> int:
@@ -241,8 +246,7 @@ def main(argv=None) -> int:
 
     from ganstyle import gan, networks
 
-    print(f"threads {args.threads}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"native bf16 (AVX512_BF16/AMX): {training.cpu_has_native_bf16()}")
+    print(f"threads {args.threads}, TensorFlow {tf.__version__}, Keras {keras.__version__}, native bf16 (AVX512_BF16/AMX): {training.cpu_has_native_bf16()}")
     ceilings = {"float32": matmul_ceiling(tf, "float32"), "mixed_bfloat16": matmul_ceiling(tf, "bfloat16")}
     print(f"float32 matmul ceiling (2048^2, best of 10):  {ceilings['float32']:7.1f} GFLOP/s")
     print(f"bfloat16 matmul ceiling (2048^2, best of 10): {ceilings['mixed_bfloat16']:7.1f} GFLOP/s")
@@ -250,23 +254,44 @@ def main(argv=None) -> int:
 
     # ---- 2. equal model size: the seed DCGAN, tutorial loop vs ganstyle's step
     resolution, width, batch = 64, 64, 32
-    seed_settings = gan.resolve_settings({
-        "architecture": "seed", "batch_size": batch, "g_width": width, "d_width": width,
-        "r1_gamma": 0.0, "latent_dim": None, "max_width": None, "loss": None, "augment": None, "ema_decay": None,
-        "learning_rate_g": None, "learning_rate_d": None, "beta1": None, "beta2": None,
-    })
+    seed_settings = gan.resolve_settings(
+        {
+            "architecture": "seed",
+            "batch_size": batch,
+            "g_width": width,
+            "d_width": width,
+            "r1_gamma": 0.0,
+            "latent_dim": None,
+            "max_width": None,
+            "loss": None,
+            "augment": None,
+            "ema_decay": None,
+            "learning_rate_g": None,
+            "learning_rate_d": None,
+            "beta1": None,
+            "beta2": None,
+        }
+    )
     rng = np.random.default_rng(0)
     images_uint8 = rng.integers(0, 256, (20 * batch, resolution, resolution, 1), dtype=np.uint8)
     ref_g, ref_d = networks.build_models(seed_settings, resolution, 1)
     step_flops = batch * (3 * networks.forward_flops(ref_g) + 7 * networks.forward_flops(ref_d))
-    reference = Bench("DCGAN tutorial loop", "float32",
-                      reference_trainer(tf, keras, ref_g, ref_d, images_uint8.astype(np.float32) / 127.5 - 1.0, batch, seed_settings["latent_dim"]),
-                      batch, step_flops)
+    reference = Bench(
+        "DCGAN tutorial loop",
+        "float32",
+        reference_trainer(tf, keras, ref_g, ref_d, images_uint8.astype(np.float32) / 127.5 - 1.0, batch, seed_settings["latent_dim"]),
+        batch,
+        step_flops,
+    )
     reference.run(2)
-    seeds = [reference] + [with_policy(policy, lambda p=policy: gan_bench(seed_settings, resolution, 1, 1, "ganstyle step, seed DCGAN", p))
-                           for policy in ("float32", "mixed_bfloat16")]
-    print(f"\n[equal model size] seed DCGAN {resolution}x{resolution}x1, width {width}, batch {batch}: "
-          f"G {ref_g.count_params():,} params, D {ref_d.count_params():,} params, {step_flops / 1e9:.2f} GFLOP per step")
+    seeds = [reference] + [
+        with_policy(policy, lambda p=policy: gan_bench(seed_settings, resolution, 1, 1, "ganstyle step, seed DCGAN", p))
+        for policy in ("float32", "mixed_bfloat16")
+    ]
+    print(
+        f"\n[equal model size] seed DCGAN {resolution}x{resolution}x1, width {width}, batch {batch}: "
+        f"G {ref_g.count_params():,} params, D {ref_d.count_params():,} params, {step_flops / 1e9:.2f} GFLOP per step"
+    )
     time_alternately(seeds, args.steps, args.reps)
     report(seeds, ceilings)
     for ours in seeds[1:]:
@@ -274,10 +299,12 @@ def main(argv=None) -> int:
 
     # ---- 3. the models the demo trains
     gan_settings, joint_settings, transfer_settings, res, channels, n_cultures = demo_settings(args.config)
-    print(f"\n[demo models] {args.config}: {res}x{res}x{channels}, {n_cultures} cultures; per-culture GAN g/d width "
-          f"{gan_settings['g_width']}/{gan_settings['d_width']} batch {gan_settings['batch_size']}; joint critic "
-          f"{joint_settings['g_width']}/{joint_settings['d_width']} batch {joint_settings['batch_size']}; CycleGAN "
-          f"{transfer_settings['g_width']}/{transfer_settings['d_width']} batch {transfer_settings['batch_size']}")
+    print(
+        f"\n[demo models] {args.config}: {res}x{res}x{channels}, {n_cultures} cultures; per-culture GAN g/d width "
+        f"{gan_settings['g_width']}/{gan_settings['d_width']} batch {gan_settings['batch_size']}; joint critic "
+        f"{joint_settings['g_width']}/{joint_settings['d_width']} batch {joint_settings['batch_size']}; CycleGAN "
+        f"{transfer_settings['g_width']}/{transfer_settings['d_width']} batch {transfer_settings['batch_size']}"
+    )
     builders = {
         "per-culture GAN": lambda p: gan_bench(gan_settings, res, channels, 1, "per-culture GAN", p),
         "joint critic": lambda p: gan_bench(joint_settings, res, channels, n_cultures, "joint critic", p),
@@ -298,9 +325,11 @@ def main(argv=None) -> int:
         time_alternately([small, large], args.steps, args.reps)
         t_small, t_large = small.images_per_step / small.rate, large.images_per_step / large.rate
         fixed = max((4 * t_small - t_large) / 3, 0.0)
-        print(f"{name}: {1e3 * t_small:.1f} ms/step at batch {small.images_per_step}, {1e3 * t_large:.1f} ms at {large.images_per_step}; "
-              f"fixed per-step cost ~{1e3 * fixed:.1f} ms ({fixed / t_small:.0%} of a step at the config batch); "
-              f"{small.gflops:.1f} vs {large.gflops:.1f} GFLOP/s")
+        print(
+            f"{name}: {1e3 * t_small:.1f} ms/step at batch {small.images_per_step}, {1e3 * t_large:.1f} ms at {large.images_per_step}; "
+            f"fixed per-step cost ~{1e3 * fixed:.1f} ms ({fixed / t_small:.0%} of a step at the config batch); "
+            f"{small.gflops:.1f} vs {large.gflops:.1f} GFLOP/s"
+        )
         print(f"speed-up: {large.rate / small.rate:.2f}x  {name}, images/s at 4x the batch")
     return 0
 
@@ -308,8 +337,10 @@ def main(argv=None) -> int:
 def report(benches: list[Bench], ceilings: dict[str, float]) -> None:
     for bench in benches:
         ceiling = ceilings[bench.precision]
-        print(f"{bench.name:<28} {bench.precision:<15} {bench.rate:8.1f} images/s  {bench.gflops:6.1f} GFLOP/s  "
-              f"{bench.gflops / ceiling:6.1%} of the {bench.precision.replace('mixed_', '')} ceiling")
+        print(
+            f"{bench.name:<28} {bench.precision:<15} {bench.rate:8.1f} images/s  {bench.gflops:6.1f} GFLOP/s  "
+            f"{bench.gflops / ceiling:6.1%} of the {bench.precision.replace('mixed_', '')} ceiling"
+        )
 
 
 if __name__ == "__main__":

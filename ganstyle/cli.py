@@ -55,4 +55,3 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"ganstyle {stage}: error: {err}", file=sys.stderr)
         return 1
-

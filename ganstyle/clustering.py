@@ -219,10 +219,7 @@ def cluster_measure(
             "leaves": [",".join(cultures[i] for i in sorted(s)) for s in leaves],
         }
     )
-    assignments = [
-        pd.DataFrame({"k": kk, "culture": list(cultures), "cluster": flat_clusters(tree, kk)})
-        for kk in range(2, min(max_clusters, n - 1) + 1)
-    ]
+    assignments = [pd.DataFrame({"k": kk, "culture": list(cultures), "cluster": flat_clusters(tree, kk)}) for kk in range(2, min(max_clusters, n - 1) + 1)]
     consensus = None
     if k and replicate_trees:
         consensus = co_clustering([flat_clusters(t, k) for t in replicate_trees])
@@ -311,20 +308,44 @@ def main(argv: list[str] | None = None, stage: str = "cluster") -> int:
                 frame = pd.DataFrame(result["consensus"], index=cultures, columns=cultures)
                 frame.index.name = "culture"
                 io.write_tsv(out / "consensus" / f"{name}__{method}.tsv", frame, index=True)
-            log.info("%s / %s: k=%s silhouette=%.3f cophenetic r=%.3f", name, method, result["summary"]["chosen_k"], result["summary"]["silhouette"], result["summary"]["cophenetic_r"])
+            log.info(
+                "%s / %s: k=%s silhouette=%.3f cophenetic r=%.3f",
+                name,
+                method,
+                result["summary"]["chosen_k"],
+                result["summary"]["silhouette"],
+                result["summary"]["cophenetic_r"],
+            )
 
         point, aligned = mds_with_spread(distance, reps, settings["seed"])
         spread = np.sqrt(((aligned - point) ** 2).sum(-1).mean(0)) if aligned is not None else np.full(len(cultures), np.nan)
         sd = aligned.std(axis=0) if aligned is not None else np.full_like(point, np.nan)
         mds_rows.append(
             pd.DataFrame(
-                {"measure": name, "culture": cultures, "x": point[:, 0], "y": point[:, 1], "sd_x": sd[:, 0], "sd_y": sd[:, 1], "spread": spread, "stress1": kruskal_stress(point, distance)}
+                {
+                    "measure": name,
+                    "culture": cultures,
+                    "x": point[:, 0],
+                    "y": point[:, 1],
+                    "sd_x": sd[:, 0],
+                    "sd_y": sd[:, 1],
+                    "spread": spread,
+                    "stress1": kruskal_stress(point, distance),
+                }
             )
         )
         if aligned is not None:
             b, k = aligned.shape[:2]
             mds_replicate_rows.append(
-                pd.DataFrame({"measure": name, "replicate": np.repeat(np.arange(b), k), "culture": np.tile(cultures, b), "x": aligned[..., 0].ravel(), "y": aligned[..., 1].ravel()})
+                pd.DataFrame(
+                    {
+                        "measure": name,
+                        "replicate": np.repeat(np.arange(b), k),
+                        "culture": np.tile(cultures, b),
+                        "x": aligned[..., 0].ravel(),
+                        "y": aligned[..., 1].ravel(),
+                    }
+                )
             )
 
     first = ["measure", "method"]

@@ -85,8 +85,7 @@ class InstanceNormalization(layers.Layer):
 
 def _conv(width, kernel, strides=1, padding="same"):
     # N(0, 0.02) initialisation, as the paper
-    return layers.Conv2D(width, kernel, strides=strides, padding=padding, use_bias=False,
-                         kernel_initializer=keras.initializers.RandomNormal(stddev=0.02))
+    return layers.Conv2D(width, kernel, strides=strides, padding=padding, use_bias=False, kernel_initializer=keras.initializers.RandomNormal(stddev=0.02))
 
 
 # ---------------------------------------------------------------- networks
@@ -114,8 +113,9 @@ def resnet_generator(resolution: int, channels: int, width: int = 16, residual_b
         x = InstanceNormalization()(_conv(width * 4, 3, padding="valid")(x))
         x = layers.Add()([skip, x])
     for factor in (2, 1):  # back up to full resolution
-        x = layers.Conv2DTranspose(width * factor, 3, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=keras.initializers.RandomNormal(stddev=0.02))(x)
+        x = layers.Conv2DTranspose(
+            width * factor, 3, strides=2, padding="same", use_bias=False, kernel_initializer=keras.initializers.RandomNormal(stddev=0.02)
+        )(x)
         x = layers.ReLU()(InstanceNormalization()(x))
     x = ReflectionPad2D(3)(x)
     x = layers.Conv2D(channels, 7, padding="valid", kernel_initializer=keras.initializers.RandomNormal(stddev=0.02))(x)
@@ -132,8 +132,7 @@ def patch_discriminator(resolution: int, channels: int, width: int = 16, name: s
     for i in range(1, downsamplings):
         x = layers.LeakyReLU(0.2)(InstanceNormalization()(_conv(width * 2**i, 4, strides=2)(x)))
     x = layers.LeakyReLU(0.2)(InstanceNormalization()(_conv(width * 2**downsamplings, 4)(x)))
-    logits = layers.Conv2D(1, 4, padding="same", dtype="float32", name="patch_logits",
-                           kernel_initializer=keras.initializers.RandomNormal(stddev=0.02))(x)
+    logits = layers.Conv2D(1, 4, padding="same", dtype="float32", name="patch_logits", kernel_initializer=keras.initializers.RandomNormal(stddev=0.02))(x)
     return keras.Model(image, logits, name=name)
 
 
@@ -357,5 +356,4 @@ def translate(generator, images_uint8, batch_size: int = 64):
 
     if len(images_uint8) == 0:
         return np.zeros_like(images_uint8)
-    return np.concatenate([forward(tf.constant(images_uint8[i : i + batch_size])).numpy()
-                           for i in range(0, len(images_uint8), batch_size)])
+    return np.concatenate([forward(tf.constant(images_uint8[i : i + batch_size])).numpy() for i in range(0, len(images_uint8), batch_size)])

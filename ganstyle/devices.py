@@ -75,7 +75,10 @@ def detect_gpus() -> list[str]:
         try:
             listing = subprocess.run(
                 ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-                capture_output=True, text=True, timeout=30, check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
             ).stdout
             return [line.strip() for line in listing.splitlines() if line.strip().isdigit()]
         except (OSError, subprocess.SubprocessError) as err:
@@ -177,9 +180,12 @@ def claim_gpu(wait_seconds: float | None = None, poll_seconds: float = 2.0) -> s
                 f"(locks in {directory}): run with --resources gpu=N, N at most the number of GPUs"
             )
         if time.monotonic() >= next_warning:
-            log.warning("all GPUs (%s) are claimed by other jobs (locks in %s); waiting since %.0f s. "
-                        "Tell Snakemake the number of GPUs: --resources gpu=N",
-                        ",".join(candidates), directory, waited)
+            log.warning(
+                "all GPUs (%s) are claimed by other jobs (locks in %s); waiting since %.0f s. Tell Snakemake the number of GPUs: --resources gpu=N",
+                ",".join(candidates),
+                directory,
+                waited,
+            )
             next_warning += 600
         time.sleep(poll_seconds)
 

@@ -118,8 +118,9 @@ def _through(model, where: str, images: dict, ids: dict) -> dict[str, np.ndarray
     return stacked
 
 
-def critic_space(models: list, names: list[str], logit_cultures: list[str], images: dict, ids: dict, panel: bool,
-                 steps: list[int], space: str, seed: int) -> dict[str, np.ndarray]:
+def critic_space(
+    models: list, names: list[str], logit_cultures: list[str], images: dict, ids: dict, panel: bool, steps: list[int], space: str, seed: int
+) -> dict[str, np.ndarray]:
     """The arrays of one critic-space file.
 
     ``panel``: ``models`` are one critic per culture, side by side (features
@@ -130,8 +131,14 @@ def critic_space(models: list, names: list[str], logit_cultures: list[str], imag
 
     outputs = [_through(model, name, images, ids) for model, name in zip(models, names)]
     first = outputs[0]
-    arrays = {"culture": first["culture"], "ids": first["ids"], "space": np.asarray(space), "seed": np.asarray(seed),
-              "logit_cultures": np.asarray(logit_cultures), "steps": np.asarray(steps)}
+    arrays = {
+        "culture": first["culture"],
+        "ids": first["ids"],
+        "space": np.asarray(space),
+        "seed": np.asarray(seed),
+        "logit_cultures": np.asarray(logit_cultures),
+        "steps": np.asarray(steps),
+    }
     if panel:
         arrays["features"] = np.concatenate([o["features"] for o in outputs], axis=1)[None]
         arrays["blocks"] = np.asarray([o["features"].shape[1] for o in outputs])
@@ -169,10 +176,12 @@ def extract_critic_spaces(args, images: dict, ids: dict) -> None:
     out = Path(args.out_dir)
     gan_settings = resolve_settings(section("gan", args.settings, args.config_path))
     written = {
-        "critic": critic_space([load_critic(p) for p in args.critics], list(args.critics), cultures, images, ids, True,
-                               [gan_settings["steps"]], "critic", args.seed),
-        "critic_untrained": critic_space([untrained_critic(gan_settings, shape, args.seed)], ["untrained critic"], cultures[:1],
-                                         images, ids, True, [0], "critic_untrained", args.seed),
+        "critic": critic_space(
+            [load_critic(p) for p in args.critics], list(args.critics), cultures, images, ids, True, [gan_settings["steps"]], "critic", args.seed
+        ),
+        "critic_untrained": critic_space(
+            [untrained_critic(gan_settings, shape, args.seed)], ["untrained critic"], cultures[:1], images, ids, True, [0], "critic_untrained", args.seed
+        ),
     }
     # one network for every culture: its one logit column stands for each culture's critic
     untrained = written["critic_untrained"]
@@ -183,14 +192,31 @@ def extract_critic_spaces(args, images: dict, ids: dict) -> None:
 
         joint = joint_settings(section("gan", args.settings, args.config_path), section("joint", args.joint))
         steps = [int(Path(p).stem.rsplit("step", 1)[-1]) for p in args.joint_critics]
-        written["joint"] = critic_space([load_critic(p) for p in args.joint_critics], list(args.joint_critics), cultures, images, ids,
-                                        False, steps, "joint", args.seed)
-        written["joint_untrained"] = critic_space([untrained_critic(joint, shape, args.seed, len(cultures))], ["untrained joint critic"],
-                                                  cultures, images, ids, False, [0], "joint_untrained", args.seed)
+        written["joint"] = critic_space(
+            [load_critic(p) for p in args.joint_critics], list(args.joint_critics), cultures, images, ids, False, steps, "joint", args.seed
+        )
+        written["joint_untrained"] = critic_space(
+            [untrained_critic(joint, shape, args.seed, len(cultures))],
+            ["untrained joint critic"],
+            cultures,
+            images,
+            ids,
+            False,
+            [0],
+            "joint_untrained",
+            args.seed,
+        )
     for space, arrays in written.items():
         io.write_npz(out / space / f"seed{args.seed}.npz", **arrays)
-        log.info("%s seed %d: %d images x %d features, %d logits, %d snapshot(s)", space, args.seed, arrays["features"].shape[1],
-                 arrays["features"].shape[2], arrays["logits"].shape[2], arrays["features"].shape[0])
+        log.info(
+            "%s seed %d: %d images x %d features, %d logits, %d snapshot(s)",
+            space,
+            args.seed,
+            arrays["features"].shape[1],
+            arrays["features"].shape[2],
+            arrays["logits"].shape[2],
+            arrays["features"].shape[0],
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -180,7 +180,17 @@ def corpus_examples_data(splits: dict[str, np.ndarray], ids: dict[str, np.ndarra
         train = np.flatnonzero(split == "train")
         n_train, n_heldout = len(train), int((split == "heldout").sum())
         for column, index in enumerate(train[pick_evenly(len(train), n)]):
-            rows.append({"culture": culture, "column": column, "index": int(index), "id": str(ids[culture][index]), "split": "train", "n_train": n_train, "n_heldout": n_heldout})
+            rows.append(
+                {
+                    "culture": culture,
+                    "column": column,
+                    "index": int(index),
+                    "id": str(ids[culture][index]),
+                    "split": "train",
+                    "n_train": n_train,
+                    "n_heldout": n_heldout,
+                }
+            )
     table = pd.DataFrame(rows, columns=["culture", "column", "index", "id", "split", "n_train", "n_heldout"])
     return _with_display(table, display, "culture", "")
 
@@ -204,9 +214,18 @@ def plot_corpus_examples(table: pd.DataFrame, shown: dict[str, np.ndarray], pale
         first = rows.iloc[0]
         ax.text(-0.045, 0.5, f"{first['label']}\n{first['n_train']} / {first['n_heldout']}", transform=ax.transAxes, ha="right", va="center", linespacing=1.2)
         ax.add_patch(plt.Rectangle((-0.03, 0.05), 0.012, 0.9, transform=ax.transAxes, color=palette[first["group"]], clip_on=False))
-    axes[0, 0].text(-0.045, 1.04, "images: train / held-out", transform=axes[0, 0].transAxes, ha="right", va="bottom", fontsize=plt.rcParams["font.size"] - 1, color="0.3")
+    axes[0, 0].text(
+        -0.045, 1.04, "images: train / held-out", transform=axes[0, 0].transAxes, ha="right", va="bottom", fontsize=plt.rcParams["font.size"] - 1, color="0.3"
+    )
     groups = list(dict.fromkeys(table["group"]))
-    fig.legend(handles=style.group_legend_handles(palette, groups), loc="lower center", ncol=min(4, len(groups)), bbox_to_anchor=(0.5, 0.0), handletextpad=0.2, columnspacing=1.0)
+    fig.legend(
+        handles=style.group_legend_handles(palette, groups),
+        loc="lower center",
+        ncol=min(4, len(groups)),
+        bbox_to_anchor=(0.5, 0.0),
+        handletextpad=0.2,
+        columnspacing=1.0,
+    )
     return fig
 
 
@@ -225,7 +244,16 @@ def sample_grid_data(real_ids: np.ndarray, n_generated: int, grid: int, seed: in
     ):
         for position, index in enumerate(indices):
             row, column = divmod(position, grid)
-            rows.append({"panel": panel, "row": row, "column": column, "index": int(index), "id": str(ids[index]) if ids is not None else "", "seed": seed if panel == "generated" else -1})
+            rows.append(
+                {
+                    "panel": panel,
+                    "row": row,
+                    "column": column,
+                    "index": int(index),
+                    "id": str(ids[index]) if ids is not None else "",
+                    "seed": seed if panel == "generated" else -1,
+                }
+            )
     return pd.DataFrame(rows, columns=["panel", "row", "column", "index", "id", "seed"])
 
 
@@ -302,8 +330,17 @@ def transfer_grid_data(pairs: Sequence[tuple[str, str]], paths: Sequence[str], d
     rows = []
     for (a, b), path in zip(pairs, paths):
         for source, target, source_key, translated_key in [(a, b, "source_a", "a_to_b"), (b, a, "source_b", "b_to_a")]:
-            rows.append({"source": source, "target": target, "row": position[source], "column": position[target],
-                         "examples": str(path), "source_key": source_key, "translated_key": translated_key})
+            rows.append(
+                {
+                    "source": source,
+                    "target": target,
+                    "row": position[source],
+                    "column": position[target],
+                    "examples": str(path),
+                    "source_key": source_key,
+                    "translated_key": translated_key,
+                }
+            )
     table = pd.DataFrame(rows, columns=["source", "target", "row", "column", "examples", "source_key", "translated_key"])
     table = _with_display(_with_display(table, display, "source", "_source"), display, "target", "_target")
     return table.sort_values(["row", "column"], ignore_index=True)
@@ -345,7 +382,14 @@ def plot_transfer_grid(table: pd.DataFrame, cells: dict[int, np.ndarray]) -> obj
             cell = table.index[(table["row"] == i) & (table["column"] == j)]
             if len(cell):
                 _show_image(ax, cells[cell[0]], frame=True)
-    fig.text((left + (width - left) / 2) / width, (height - 0.02) / height, "target culture (each cell: held-out source images, their translation below)", ha="center", va="top", fontweight="bold")
+    fig.text(
+        (left + (width - left) / 2) / width,
+        (height - 0.02) / height,
+        "target culture (each cell: held-out source images, their translation below)",
+        ha="center",
+        va="top",
+        fontweight="bold",
+    )
     fig.text(0.02 / width, (height - top) / 2 / height, "source culture", ha="left", va="center", rotation=90, fontweight="bold")
     return fig
 
@@ -528,7 +572,9 @@ def dendrogram_data(rows: pd.DataFrame, cultures: Sequence[str], display: Displa
         position[leaf] = 10.0 * rank + 5.0
     for i, (left, right, *_rest) in enumerate(tree):
         position[n + i] = (position[int(left)] + position[int(right)]) / 2.0
-    leaves = pd.DataFrame({"kind": "leaf", "node": np.arange(n), "culture": list(cultures), "height": 0.0, "size": 1, "support": np.nan, "position": position[:n]})
+    leaves = pd.DataFrame(
+        {"kind": "leaf", "node": np.arange(n), "culture": list(cultures), "height": 0.0, "size": 1, "support": np.nan, "position": position[:n]}
+    )
     leaves = _with_display(leaves, display, "culture", "")
     merges = rows.sort_values("node")[["node", "left", "right", "height", "size", "support", "leaves"]].assign(kind="merge")
     merges["position"] = position[merges["node"].to_numpy()]
@@ -547,7 +593,9 @@ def plot_dendrogram(table: pd.DataFrame, title: str, palette: dict[str, str], he
     tree = tree_from_linkage(merges.astype({"left": int, "right": int, "size": int}))
     n = len(leaves)
     fig, ax = plt.subplots(figsize=style.figure_size("single", 0.6 + 0.2 * n), layout="constrained")
-    drawn = dendrogram(tree, orientation="left", labels=list(leaves["label"]), ax=ax, link_color_func=lambda _: "0.25", leaf_font_size=plt.rcParams["ytick.labelsize"])
+    drawn = dendrogram(
+        tree, orientation="left", labels=list(leaves["label"]), ax=ax, link_color_func=lambda _: "0.25", leaf_font_size=plt.rcParams["ytick.labelsize"]
+    )
     ax.yaxis.tick_right()
     ax.tick_params(axis="y", length=0, pad=9)
     ax.spines[["left", "top"]].set_visible(False)
@@ -564,7 +612,16 @@ def plot_dendrogram(table: pd.DataFrame, title: str, palette: dict[str, str], he
     for merge in merges.itertuples():
         if merge.node == root or not np.isfinite(merge.support):
             continue  # the root holds every culture in every replicate: 100 % by construction
-        ax.annotate(f"{100 * merge.support:.0f}", (merge.height, merge.position), xytext=(-1.5, 1.5), textcoords="offset points", ha="right", va="bottom", fontsize=plt.rcParams["font.size"] - 1.5, color="0.15")
+        ax.annotate(
+            f"{100 * merge.support:.0f}",
+            (merge.height, merge.position),
+            xytext=(-1.5, 1.5),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=plt.rcParams["font.size"] - 1.5,
+            color="0.15",
+        )
     from matplotlib.lines import Line2D
 
     groups = list(dict.fromkeys(leaves["group"]))
@@ -609,7 +666,24 @@ def mds_data(points: pd.DataFrame, replicates: pd.DataFrame, display: Display, c
     table["ellipse_coverage"] = coverage
     table["n_boot"] = counts
     table = _with_display(table, display, "culture", "")
-    return table[["culture", "label", "group", "x", "y", "sd_x", "sd_y", "spread", "ellipse_width", "ellipse_height", "ellipse_angle", "ellipse_coverage", "n_boot", "stress1"]]
+    return table[
+        [
+            "culture",
+            "label",
+            "group",
+            "x",
+            "y",
+            "sd_x",
+            "sd_y",
+            "spread",
+            "ellipse_width",
+            "ellipse_height",
+            "ellipse_angle",
+            "ellipse_coverage",
+            "n_boot",
+            "stress1",
+        ]
+    ]
 
 
 def plot_mds(table: pd.DataFrame, title: str, palette: dict[str, str]) -> object:
@@ -631,7 +705,9 @@ def plot_mds(table: pd.DataFrame, title: str, palette: dict[str, str]) -> object
     for row in table.itertuples():
         colour = palette[row.group]
         if np.isfinite(row.ellipse_width):
-            ax.add_patch(Ellipse((row.x, row.y), row.ellipse_width, row.ellipse_height, angle=row.ellipse_angle, facecolor=colour, edgecolor=colour, alpha=0.18, lw=0.5))
+            ax.add_patch(
+                Ellipse((row.x, row.y), row.ellipse_width, row.ellipse_height, angle=row.ellipse_angle, facecolor=colour, edgecolor=colour, alpha=0.18, lw=0.5)
+            )
     ax.scatter(table["x"], table["y"], c=[palette[g] for g in table["group"]], s=14, edgecolors="white", linewidths=0.4, zorder=3)
     ax.set_xlim(low[0], high[0])  # the view holds every ellipse, with a margin for labels
     ax.set_ylim(low[1], high[1])
@@ -644,7 +720,13 @@ def plot_mds(table: pd.DataFrame, title: str, palette: dict[str, str]) -> object
     label_size = plt.rcParams["font.size"] - (1.5 if len(table) > 25 else 1.0)
     style.place_labels(ax, table["x"].to_numpy(), table["y"].to_numpy(), list(table["label"]), fontsize=label_size)
     groups = list(dict.fromkeys(table["group"]))
-    fig.legend(handles=style.group_legend_handles(palette, groups, marker="o"), loc="outside lower center", ncol=min(4, len(groups)), handletextpad=0.2, columnspacing=1.0)
+    fig.legend(
+        handles=style.group_legend_handles(palette, groups, marker="o"),
+        loc="outside lower center",
+        ncol=min(4, len(groups)),
+        handletextpad=0.2,
+        columnspacing=1.0,
+    )
     return fig
 
 
@@ -671,10 +753,38 @@ def neighbour_data(similarity: pd.DataFrame, measure: str, cultures: Sequence[st
         nearest = rows[rows["culture_a"] == culture].sort_values("value", kind="stable").head(n)  # ties: matrix order
         floor = floors.loc[culture] if floors is not None and culture in floors.index else pd.Series({"value": np.nan, "ci_low": np.nan, "ci_high": np.nan})
         for rank, row in enumerate(nearest.itertuples(), start=1):
-            out.append({"culture": culture, "rank": rank, "neighbour": row.culture_b, "value": row.value, "ci_low": row.ci_low, "ci_high": row.ci_high, "floor": floor["value"], "floor_low": floor["ci_low"], "floor_high": floor["ci_high"]})
+            out.append(
+                {
+                    "culture": culture,
+                    "rank": rank,
+                    "neighbour": row.culture_b,
+                    "value": row.value,
+                    "ci_low": row.ci_low,
+                    "ci_high": row.ci_high,
+                    "floor": floor["value"],
+                    "floor_low": floor["ci_low"],
+                    "floor_high": floor["ci_high"],
+                }
+            )
     table = pd.DataFrame(out, columns=["culture", "rank", "neighbour", "value", "ci_low", "ci_high", "floor", "floor_low", "floor_high"])
     table = _with_display(_with_display(table, display, "culture", ""), display, "neighbour", "_neighbour")
-    return table[["culture", "label", "group", "rank", "neighbour", "label_neighbour", "group_neighbour", "value", "ci_low", "ci_high", "floor", "floor_low", "floor_high"]]
+    return table[
+        [
+            "culture",
+            "label",
+            "group",
+            "rank",
+            "neighbour",
+            "label_neighbour",
+            "group_neighbour",
+            "value",
+            "ci_low",
+            "ci_high",
+            "floor",
+            "floor_low",
+            "floor_high",
+        ]
+    ]
 
 
 def axis_scale(values: np.ndarray, orders: float = 30.0) -> tuple[str, dict]:
@@ -699,7 +809,9 @@ def plot_neighbours(table: pd.DataFrame, title: str, axis_label: str, palette: d
     columns = 1 if len(cultures) <= 3 else (2 if len(cultures) <= 8 else 3)
     panel_rows = -(-len(cultures) // columns)
     width = "single" if columns == 1 else "double"
-    fig, axes = plt.subplots(panel_rows, columns, figsize=style.figure_size(width, 0.55 + panel_rows * (0.32 + 0.13 * n)), sharex=True, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        panel_rows, columns, figsize=style.figure_size(width, 0.55 + panel_rows * (0.32 + 0.13 * n)), sharex=True, squeeze=False, layout="constrained"
+    )
     high = np.nanmax(table[["value", "ci_high", "floor_high"]].to_numpy(dtype=np.float64))
     low = np.nanmin(table[["value", "ci_low", "floor_low"]].to_numpy(dtype=np.float64))
     for ax, culture in zip(axes.ravel(), cultures):
@@ -711,7 +823,17 @@ def plot_neighbours(table: pd.DataFrame, title: str, axis_label: str, palette: d
         y = rows["rank"].to_numpy()
         for row, yy in zip(rows.itertuples(), y):
             colour = palette[row.group_neighbour]
-            ax.errorbar(row.value, yy, xerr=[[row.value - row.ci_low], [row.ci_high - row.value]] if np.isfinite(row.ci_low) else None, fmt="o", color=colour, ms=3.2, elinewidth=0.9, capsize=0, zorder=3)
+            ax.errorbar(
+                row.value,
+                yy,
+                xerr=[[row.value - row.ci_low], [row.ci_high - row.value]] if np.isfinite(row.ci_low) else None,
+                fmt="o",
+                color=colour,
+                ms=3.2,
+                elinewidth=0.9,
+                capsize=0,
+                zorder=3,
+            )
         ax.set_yticks(y, list(rows["label_neighbour"]))
         ax.set_ylim(n + 0.6, 0.4)
         ax.tick_params(axis="y", length=0)
@@ -722,7 +844,13 @@ def plot_neighbours(table: pd.DataFrame, title: str, axis_label: str, palette: d
     scale, options = axis_scale(table[["value", "floor"]].to_numpy(dtype=np.float64).ravel())
     axes[0, 0].set_xscale(scale, **options)
     if scale == "log":
-        lowest = np.nanmin(np.where(table[["value", "ci_low", "floor_low"]].to_numpy(dtype=np.float64) > 0, table[["value", "ci_low", "floor_low"]].to_numpy(dtype=np.float64), np.nan))
+        lowest = np.nanmin(
+            np.where(
+                table[["value", "ci_low", "floor_low"]].to_numpy(dtype=np.float64) > 0,
+                table[["value", "ci_low", "floor_low"]].to_numpy(dtype=np.float64),
+                np.nan,
+            )
+        )
         axes[0, 0].set_xlim(lowest / 1.5, high * 1.5)  # intervals reaching 0 run off the left edge
     elif scale == "symlog":
         axes[0, 0].set_xlim(0.0, high * 1.5)  # symlog only for non-negative values: start at 0
@@ -781,7 +909,9 @@ def _mantel_row(mantel: pd.DataFrame, a: str, b: str) -> pd.Series | None:
     return hit.iloc[0] if len(hit) else None
 
 
-def mantel_data(pairs: Sequence[tuple[str, str]], matrices: dict[str, np.ndarray], mantel: pd.DataFrame, cultures: Sequence[str], display: Display) -> pd.DataFrame:
+def mantel_data(
+    pairs: Sequence[tuple[str, str]], matrices: dict[str, np.ndarray], mantel: pd.DataFrame, cultures: Sequence[str], display: Display
+) -> pd.DataFrame:
     """Every culture pair's two distances for each plotted comparison, with the test's r and p.
 
     Pairs with an unknown distance (e.g. a culture without coordinates) are left out, as in the test.
@@ -800,7 +930,10 @@ def mantel_data(pairs: Sequence[tuple[str, str]], matrices: dict[str, np.ndarray
                 "method": test["method"] if test is not None else "", "r": test["r"] if test is not None else np.nan,
                 "p_value": test["p_value"] if test is not None else np.nan, "permutations": test["permutations"] if test is not None else np.nan,
             })  # fmt: skip
-    table = pd.DataFrame(rows, columns=["panel", "measure", "comparison", "culture_a", "culture_b", "comparison_value", "measure_value", "method", "r", "p_value", "permutations"])
+    table = pd.DataFrame(
+        rows,
+        columns=["panel", "measure", "comparison", "culture_a", "culture_b", "comparison_value", "measure_value", "method", "r", "p_value", "permutations"],
+    )
     table = _with_display(_with_display(table, display, "culture_a", "_a"), display, "culture_b", "_b")
     return table
 
@@ -812,7 +945,13 @@ def plot_mantel(table: pd.DataFrame, palette: dict[str, str]) -> object:
     measures = list(dict.fromkeys(table["measure"]))
     per_measure = table.groupby("measure", sort=False)["comparison"].unique()
     columns = max(len(v) for v in per_measure)
-    fig, axes = plt.subplots(len(measures), columns, figsize=style.figure_size("double" if columns > 1 else "single", 0.5 + 1.75 * len(measures)), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(measures),
+        columns,
+        figsize=style.figure_size("double" if columns > 1 else "single", 0.5 + 1.75 * len(measures)),
+        squeeze=False,
+        layout="constrained",
+    )
     for r, measure in enumerate(measures):
         for c in range(columns):
             ax = axes[r, c]
@@ -823,8 +962,25 @@ def plot_mantel(table: pd.DataFrame, palette: dict[str, str]) -> object:
             rows = table[(table["measure"] == measure) & (table["comparison"] == other)]
             within = rows["group_a"] == rows["group_b"]
             # clip_on=False: points at 0 sit on the axis of a symlog plot, whole
-            ax.scatter(rows.loc[~within, "comparison_value"], rows.loc[~within, "measure_value"], s=7, color="0.7", edgecolors="none", label="between groups", zorder=2, clip_on=False)
-            ax.scatter(rows.loc[within, "comparison_value"], rows.loc[within, "measure_value"], s=9, c=[palette[g] for g in rows.loc[within, "group_a"]], edgecolors="none", zorder=3, clip_on=False)
+            ax.scatter(
+                rows.loc[~within, "comparison_value"],
+                rows.loc[~within, "measure_value"],
+                s=7,
+                color="0.7",
+                edgecolors="none",
+                label="between groups",
+                zorder=2,
+                clip_on=False,
+            )
+            ax.scatter(
+                rows.loc[within, "comparison_value"],
+                rows.loc[within, "measure_value"],
+                s=9,
+                c=[palette[g] for g in rows.loc[within, "group_a"]],
+                edgecolors="none",
+                zorder=3,
+                clip_on=False,
+            )
             first = rows.iloc[0] if len(rows) else None
             if first is not None and np.isfinite(first["r"]):
                 name = f"Mantel r ({first['method'].capitalize()})" if first["method"] else "Mantel r"
@@ -874,8 +1030,9 @@ def plot_group_recovery(table: pd.DataFrame) -> object:
     import matplotlib.pyplot as plt
 
     n = len(table)
-    fig, (ax_auc, ax_ari) = plt.subplots(1, 2, sharey=True, width_ratios=[3, 1.3], layout="constrained",
-                                         figsize=style.figure_size("double", min(style.MAX_HEIGHT, 0.9 + 0.13 * n)))
+    fig, (ax_auc, ax_ari) = plt.subplots(
+        1, 2, sharey=True, width_ratios=[3, 1.3], layout="constrained", figsize=style.figure_size("double", min(style.MAX_HEIGHT, 0.9 + 0.13 * n))
+    )
     y = np.arange(n)[::-1]
     colours = [ROLE_COLOURS.get(r, "0.3") for r in table["role"]]
     low, high = table["group_auc_ci_low"].to_numpy(float), table["group_auc_ci_high"].to_numpy(float)
@@ -930,7 +1087,24 @@ def plot_seed_stability(table: pd.DataFrame) -> object:
 # --------------------------------------------------------------------------- summary table
 
 
-SUMMARY_COLUMNS = ["table", "measure", "method", "k", "ari", "nmi", "ari_p_value", "level", "space", "factor", "permuted", "n_objects", "n_groups", "pseudo_f", "permanova_p_value", "permutations"]
+SUMMARY_COLUMNS = [
+    "table",
+    "measure",
+    "method",
+    "k",
+    "ari",
+    "nmi",
+    "ari_p_value",
+    "level",
+    "space",
+    "factor",
+    "permuted",
+    "n_objects",
+    "n_groups",
+    "pseudo_f",
+    "permanova_p_value",
+    "permutations",
+]
 
 
 def summary_data(ari: pd.DataFrame, permanova: pd.DataFrame) -> pd.DataFrame:
@@ -978,11 +1152,28 @@ def plot_summary_table(table: pd.DataFrame) -> object:
     agreement = table[table["table"] == "agreement"]
     images = table[table["table"] == "permanova"]
     cells_a = [
-        [measure_label(r.measure), r.method, f"{int(r.k)}", _number(r.ari), _number(r.nmi), style.format_p(r.ari_p_value), _number(r.pseudo_f, 1), style.format_p(r.permanova_p_value)]
+        [
+            measure_label(r.measure),
+            r.method,
+            f"{int(r.k)}",
+            _number(r.ari),
+            _number(r.nmi),
+            style.format_p(r.ari_p_value),
+            _number(r.pseudo_f, 1),
+            style.format_p(r.permanova_p_value),
+        ]
         for r in agreement.itertuples()
     ]
     cells_b = [
-        [_space_label(r.space), r.factor, f"{r.permuted}", f"{int(r.n_objects)}", f"{int(r.n_groups)}", _number(r.pseudo_f, 1), style.format_p(r.permanova_p_value)]
+        [
+            _space_label(r.space),
+            r.factor,
+            f"{r.permuted}",
+            f"{int(r.n_objects)}",
+            f"{int(r.n_groups)}",
+            _number(r.pseudo_f, 1),
+            style.format_p(r.permanova_p_value),
+        ]
         for r in images.itertuples()
     ]
     heights = [0.25 + 0.17 * (len(cells_a) + 1), 0.25 + 0.17 * (len(cells_b) + 1)]
@@ -990,7 +1181,13 @@ def plot_summary_table(table: pd.DataFrame) -> object:
     heads_a = ["measure", "linkage", "k", "ARI", "NMI", "p (ARI)", "pseudo-F", "p (F)"]
     heads_b = ["feature space", "factor", "permuted", "n", "groups", "pseudo-F", "p"]
     for ax, cells, heads, widths, caption in (
-        (axes[0], cells_a, heads_a, [0.38, 0.09, 0.05, 0.08, 0.08, 0.11, 0.10, 0.11], "a  clusters vs known groups (k = number of groups); PERMANOVA by group on the culture distances"),
+        (
+            axes[0],
+            cells_a,
+            heads_a,
+            [0.38, 0.09, 0.05, 0.08, 0.08, 0.11, 0.10, 0.11],
+            "a  clusters vs known groups (k = number of groups); PERMANOVA by group on the culture distances",
+        ),
         (axes[1], cells_b, heads_b, [0.34, 0.11, 0.11, 0.08, 0.08, 0.14, 0.14], "b  PERMANOVA on image-level features"),
     ):
         ax.axis("off")
@@ -1078,7 +1275,9 @@ def check_linkage_cultures(rows: pd.DataFrame, cultures: Sequence[str], source: 
         leaves = sorted(_leaf_indices(rows, int(row.node), len(cultures)))
         expected = ",".join(cultures[i] for i in leaves)
         if expected != row.leaves:
-            raise UserError(f"{source}: node {row.node} holds '{row.leaves}', but with the culture order of distances.npz it would be '{expected}' (re-run the cluster rule)")
+            raise UserError(
+                f"{source}: node {row.node} holds '{row.leaves}', but with the culture order of distances.npz it would be '{expected}' (re-run the cluster rule)"
+            )
 
 
 def _leaf_indices(rows: pd.DataFrame, node: int, n: int) -> list[int]:
@@ -1266,8 +1465,11 @@ def draw_mantel(args, settings: dict, display: Display, registry: pd.DataFrame) 
     display = display_of_missing(display, cultures)
     mantel = read_table(args.mantel, ["matrix_a", "matrix_b", "method", "r", "p_value", "permutations"], "Mantel table")
     measures = read_table(args.measures, ["measure", "distance", "per_seed"], "measure list")
-    gan = [m for m in filter(drawn_per_measure, distance_measures(args.measures))
-           if m in matrices and (_true(measures.set_index("measure").loc[m, "per_seed"]) or m.startswith("transfer_"))]
+    gan = [
+        m
+        for m in filter(drawn_per_measure, distance_measures(args.measures))
+        if m in matrices and (_true(measures.set_index("measure").loc[m, "per_seed"]) or m.startswith("transfer_"))
+    ]
     known = [c for c in cultures if c in registry.index]
     others = []
     if len(known) == len(cultures):
@@ -1291,8 +1493,23 @@ def _true(value) -> bool:
 
 
 def draw_group_recovery(args, settings: dict, display: Display) -> None:
-    recovery = read_table(args.group_recovery, ["measure", "space", "role", "ari", "ari_p_value", "group_auc", "group_auc_ci_low", "group_auc_ci_high",
-                                                "group_auc_seed_min", "group_auc_seed_max", "n_seeds"], "group-recovery table")
+    recovery = read_table(
+        args.group_recovery,
+        [
+            "measure",
+            "space",
+            "role",
+            "ari",
+            "ari_p_value",
+            "group_auc",
+            "group_auc_ci_low",
+            "group_auc_ci_high",
+            "group_auc_seed_min",
+            "group_auc_seed_max",
+            "n_seeds",
+        ],
+        "group-recovery table",
+    )
     if recovery.empty:
         raise UserError(f"{args.group_recovery}: no rows (the registry needs a 'group' column with at least 2 groups)")
     table = recovery_data(recovery)
@@ -1310,7 +1527,9 @@ def draw_seed_stability(args, settings: dict, display: Display) -> None:
 
 def draw_summary(args, settings: dict, display: Display) -> None:
     ari = read_table(args.ari_nmi, ["measure", "method", "k_rule", "k", "n_groups", "ari", "nmi", "p_value", "permutations"], "ARI/NMI table")
-    permanova = read_table(args.permanova, ["level", "space", "factor", "permuted", "n_objects", "n_groups", "statistic", "p_value", "permutations"], "PERMANOVA table")
+    permanova = read_table(
+        args.permanova, ["level", "space", "factor", "permuted", "n_objects", "n_groups", "statistic", "p_value", "permutations"], "PERMANOVA table"
+    )
     table = summary_data(ari, permanova)
     _save(plot_summary_table(table), args.out, table, settings)
 

@@ -86,9 +86,25 @@ RECIPES = {
 # values of these is not resumed from.  (``steps`` is not among them: raising it
 # continues a finished run.)
 TRAINING_KEYS = (
-    "architecture", "loss", "augment", "ema_decay", "learning_rate_g", "learning_rate_d", "beta1", "beta2",
-    "latent_dim", "g_width", "d_width", "max_width", "batch_size", "r1_gamma", "jit_compile", "mixed_precision",
-    "feature_matching", "minibatch_stddev", "classification",
+    "architecture",
+    "loss",
+    "augment",
+    "ema_decay",
+    "learning_rate_g",
+    "learning_rate_d",
+    "beta1",
+    "beta2",
+    "latent_dim",
+    "g_width",
+    "d_width",
+    "max_width",
+    "batch_size",
+    "r1_gamma",
+    "jit_compile",
+    "mixed_precision",
+    "feature_matching",
+    "minibatch_stddev",
+    "classification",
 )
 
 
@@ -398,10 +414,13 @@ def kid_table(samples: dict[str, np.ndarray], heldout: dict[str, np.ndarray], n_
         rng = np.random.default_rng(seed)
         replicates = np.stack([cross([s[rng.integers(0, len(s), len(s))] for s in sets]) for _ in range(n_boot)])
         low, high = np.quantile(replicates, [0.025, 0.975], axis=0)
-    table = pd.DataFrame([
-        {"generator_culture": a, "heldout_culture": b, "kid": value[i, j], "ci_low": low[i, j], "ci_high": high[i, j]}
-        for i, a in enumerate(generators) for j, b in enumerate(cultures)
-    ])
+    table = pd.DataFrame(
+        [
+            {"generator_culture": a, "heldout_culture": b, "kid": value[i, j], "ci_low": low[i, j], "ci_high": high[i, j]}
+            for i, a in enumerate(generators)
+            for j, b in enumerate(cultures)
+        ]
+    )
     own = table[table.generator_culture == table.heldout_culture].set_index("generator_culture")["kid"]
     best = table.loc[table.groupby("generator_culture")["kid"].idxmin()].set_index("generator_culture")["heldout_culture"]
     table["own_is_smallest"] = table["generator_culture"].map(lambda c: best[c] == c)
@@ -420,8 +439,9 @@ def _fingerprint(settings: dict, culture: str, seed: int, train_images: np.ndarr
     return digest.hexdigest()[:32]
 
 
-def train_gan(corpus_path: Path, culture: str, seeds: list[int], out: Path, checkpoints: Path, settings: dict, threads: int | None,
-              progress: bool = True) -> list[dict]:
+def train_gan(
+    corpus_path: Path, culture: str, seeds: list[int], out: Path, checkpoints: Path, settings: dict, threads: int | None, progress: bool = True
+) -> list[dict]:
     """Train one culture's GAN for every seed and save every output (``out/seed<seed>/``);
     returns the metrics.json contents.  The seeds share one traced training step."""
     from ganstyle import devices
@@ -436,8 +456,18 @@ def train_gan(corpus_path: Path, culture: str, seeds: list[int], out: Path, chec
     resolution, channels = train_images.shape[1], train_images.shape[3]
     if train_images.shape[1] != train_images.shape[2] or resolution not in networks.RESOLUTIONS:
         raise UserError(f"{corpus_path}: images are {train_images.shape[1]}x{train_images.shape[2]}; a GAN needs square images of {networks.RESOLUTIONS}")
-    log.info("%s seeds %s: %d train / %d held-out images, %dx%dx%d, %s, precision %s",
-             culture, seeds, len(train_images), len(heldout_images), resolution, resolution, channels, settings["architecture"], precision)
+    log.info(
+        "%s seeds %s: %d train / %d held-out images, %dx%dx%d, %s, precision %s",
+        culture,
+        seeds,
+        len(train_images),
+        len(heldout_images),
+        resolution,
+        resolution,
+        channels,
+        settings["architecture"],
+        precision,
+    )
     task, results = None, []
     for seed in seeds:
         started = time.perf_counter()
@@ -483,31 +513,42 @@ def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, 
     log.info("saved models and %d samples; computing quality metrics", len(samples))
     metrics = quality_metrics(samples, train_images, heldout_images, settings["n_boot"], seed)
     rates = history["images_per_s"].iloc[1:] if len(history) > 1 else history["images_per_s"]
-    metrics.update({
-        "culture": culture,
-        "seed": seed,
-        "steps": int(settings["steps"]),
-        "train_seconds": train_seconds,
-        "wall_seconds_this_run": time.perf_counter() - started,
-        "images_per_s_median": float(rates.median()) if len(rates) else None,
-        "settings": settings,
-        "resolution": int(train_images.shape[1]),
-        "channels": int(train_images.shape[3]),
-        "precision": precision,
-        "device": "GPU" if training.gpu_available() else "CPU",
-        "threads": threads,
-        "tensorflow": tf.__version__,
-    })
+    metrics.update(
+        {
+            "culture": culture,
+            "seed": seed,
+            "steps": int(settings["steps"]),
+            "train_seconds": train_seconds,
+            "wall_seconds_this_run": time.perf_counter() - started,
+            "images_per_s_median": float(rates.median()) if len(rates) else None,
+            "settings": settings,
+            "resolution": int(train_images.shape[1]),
+            "channels": int(train_images.shape[3]),
+            "precision": precision,
+            "device": "GPU" if training.gpu_available() else "CPU",
+            "threads": threads,
+            "tensorflow": tf.__version__,
+        }
+    )
     io.write_json(out / "metrics.json", metrics)
-    log.info("%s seed %d: KID %.4g [%.4g, %.4g], FD %.4g, %d steps in %.0f s",
-             culture, seed, *metrics["kid"].values(), metrics["fd"]["value"], settings["steps"], train_seconds)
+    log.info(
+        "%s seed %d: KID %.4g [%.4g, %.4g], FD %.4g, %d steps in %.0f s",
+        culture,
+        seed,
+        *metrics["kid"].values(),
+        metrics["fd"]["value"],
+        settings["steps"],
+        train_seconds,
+    )
     return metrics
 
 
 # ---------------------------------------------------------------- stage gan-sanity
 
 
-def gan_sanity(samples_paths: list[Path], corpus_paths: list[Path], cultures: list[str], out_long: Path, out_matrix: Path, n_boot: int, seed: int) -> pd.DataFrame:
+def gan_sanity(
+    samples_paths: list[Path], corpus_paths: list[Path], cultures: list[str], out_long: Path, out_matrix: Path, n_boot: int, seed: int
+) -> pd.DataFrame:
     from ganstyle.corpus import load_corpus
     from ganstyle.metrics.reference import reference_features
 

@@ -89,8 +89,9 @@ def load_cultures(cultures: list[str], corpora: list[Path]) -> tuple[np.ndarray,
     return np.concatenate(train), np.concatenate(labels), heldout
 
 
-def train_joint(corpora: list[Path], cultures: list[str], seed: int, out: Path, checkpoints: Path, settings: dict,
-                threads: int | None, progress: bool = True) -> dict:
+def train_joint(
+    corpora: list[Path], cultures: list[str], seed: int, out: Path, checkpoints: Path, settings: dict, threads: int | None, progress: bool = True
+) -> dict:
     """Train the joint critic of one seed and write every output; returns metrics.json's content."""
     from ganstyle import devices
 
@@ -102,14 +103,21 @@ def train_joint(corpora: list[Path], cultures: list[str], seed: int, out: Path, 
     precision = training.configure_precision(settings["mixed_precision"])
     train_images, labels, heldout = load_cultures(cultures, corpora)
     resolution, channels = train_images.shape[1], train_images.shape[3]
-    log.info("joint critic seed %d: %d cultures, %d train images, %dx%dx%d, precision %s",
-             seed, len(cultures), len(train_images), resolution, resolution, channels, precision)
+    log.info(
+        "joint critic seed %d: %d cultures, %d train images, %dx%dx%d, precision %s",
+        seed,
+        len(cultures),
+        len(train_images),
+        resolution,
+        resolution,
+        channels,
+        precision,
+    )
 
     generator, discriminator = gan.initial_models(settings, resolution, channels, seed, n_classes=len(cultures))
     task = gan.GANTask(generator, discriminator, settings, seed)
     steps = snapshot_steps(settings)
-    checkpointer = training.Checkpointer(checkpoints, task.variables(), _fingerprint(settings, cultures, seed, train_images, labels),
-                                         keep=len(steps))
+    checkpointer = training.Checkpointer(checkpoints, task.variables(), _fingerprint(settings, cultures, seed, train_images, labels), keep=len(steps))
     history = training.train(
         task,
         lambda start, end: training.step_batches(train_images, settings["batch_size"], seed, start, end, labels=labels),
@@ -158,8 +166,13 @@ def train_joint(corpora: list[Path], cultures: list[str], seed: int, out: Path, 
         "tensorflow": tf.__version__,
     }
     io.write_json(out / "metrics.json", metrics)
-    log.info("joint critic seed %d: %d steps; samples of %d of %d cultures are closest (KID) to their own culture",
-             seed, settings["steps"], metrics["own_culture_closest"], len(cultures))
+    log.info(
+        "joint critic seed %d: %d steps; samples of %d of %d cultures are closest (KID) to their own culture",
+        seed,
+        settings["steps"],
+        metrics["own_culture_closest"],
+        len(cultures),
+    )
     return metrics
 
 

@@ -241,8 +241,7 @@ def seed_discriminator(resolution: int, channels: int, width: int = 64, max_widt
 # ---------------------------------------------------------------- default recipe
 
 
-def default_generator(resolution: int, channels: int, latent_dim: int = 64, width: int = 32, max_width: int = 256,
-                      n_classes: int = 1) -> keras.Model:
+def default_generator(resolution: int, channels: int, latent_dim: int = 64, width: int = 32, max_width: int = 256, n_classes: int = 1) -> keras.Model:
     """DCGAN-style generator: Dense to 4x4, stride-2 transposed convolutions with
     batch norm and ReLU, a 3x3 convolution to the image, tanh.  With
     ``n_classes > 1`` its inputs are ``[noise, culture index]``, the culture
@@ -265,8 +264,16 @@ def default_generator(resolution: int, channels: int, latent_dim: int = 64, widt
     return keras.Model(inputs, image, name="generator")
 
 
-def default_discriminator(resolution: int, channels: int, width: int = 32, max_width: int = 256, seed: int = 0,
-                          minibatch_stddev: bool = False, n_classes: int = 1, spectral_embedding: bool = True) -> keras.Model:
+def default_discriminator(
+    resolution: int,
+    channels: int,
+    width: int = 32,
+    max_width: int = 256,
+    seed: int = 0,
+    minibatch_stddev: bool = False,
+    n_classes: int = 1,
+    spectral_embedding: bool = True,
+) -> keras.Model:
     """Spectrally normalised discriminator: a 3x3 stem, stride-2 4x4 convolutions
     with LeakyReLU down to 4x4 (the last one optionally also sees the minibatch
     standard deviation), global average pooling ``phi``, one logit ``psi(phi)``;
@@ -333,7 +340,16 @@ def build_models(settings: dict, resolution: int, channels: int, n_classes: int 
             raise ValueError("the seed architecture has no class-conditional form")
         return seed_generator(resolution, channels, latent, gw, mw), seed_discriminator(resolution, channels, dw, mw)
     if arch == "default":
-        return (default_generator(resolution, channels, latent, gw, mw, n_classes),
-                default_discriminator(resolution, channels, dw, mw, minibatch_stddev=settings.get("minibatch_stddev", False), n_classes=n_classes,
-                                      spectral_embedding=settings.get("spectral_embedding", True)))
+        return (
+            default_generator(resolution, channels, latent, gw, mw, n_classes),
+            default_discriminator(
+                resolution,
+                channels,
+                dw,
+                mw,
+                minibatch_stddev=settings.get("minibatch_stddev", False),
+                n_classes=n_classes,
+                spectral_embedding=settings.get("spectral_embedding", True),
+            ),
+        )
     raise ValueError(f"unknown architecture {arch!r}; expected one of {ARCHITECTURES}")

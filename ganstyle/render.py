@@ -72,7 +72,18 @@ NO_WORD_SPACES = frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Tibt", "Hani", "Hir
 # Letters whose names mark them as historic forms or symbol variants.
 EXCLUDED_NAME_WORDS = ("ARCHAIC", "SYMBOL")
 DEFAULT_EXCLUDED_FAMILY_WORDS = (
-    "Mono", "UI", "Display", "Looped", "Kufi", "Nastaliq", "Rashi", "Math", "Symbols", "Symbols2", "Emoji", "Music",
+    "Mono",
+    "UI",
+    "Display",
+    "Looped",
+    "Kufi",
+    "Nastaliq",
+    "Rashi",
+    "Math",
+    "Symbols",
+    "Symbols2",
+    "Emoji",
+    "Music",
 )
 FONT_SUFFIXES = (".ttf", ".otf")
 DOTTED_CIRCLE = 0x25CC  # HarfBuzz inserts it before a mark that cannot attach
@@ -129,8 +140,9 @@ def _home_blocks(name: str, blocks: set[str]) -> set[str]:
     low = name.lower().replace("_", " ")
     home = {b for b in blocks if b.lower() in (low, f"basic {low}") or b.lower().startswith(f"{low} and ")}
     if not home:  # e.g. Hangul: blocks named 'Hangul Syllables', 'Hangul Jamo'
-        home = {b for b in blocks if b.lower().startswith(low) and not re.search(
-            r"extended|supplement|presentation|compatibility|symbols|halfwidth", b.lower())}
+        home = {
+            b for b in blocks if b.lower().startswith(low) and not re.search(r"extended|supplement|presentation|compatibility|symbols|halfwidth", b.lower())
+        }
     return home or blocks
 
 
@@ -173,7 +185,8 @@ def script_inventory(code: str) -> ScriptInventory:
         raise UserError(f"--scripts: Unicode has no letters for script '{code}'")
     chars = [ch for block in sorted(_home_blocks(name, set(by_block))) for ch in by_block[block]]
     chars = [
-        ch for ch in chars
+        ch
+        for ch in chars
         if not unicodedata.decomposition(ch).startswith("<")  # compatibility characters
         and not any(word in unicodedata.name(ch, "").split() for word in EXCLUDED_NAME_WORDS)
     ]
@@ -181,9 +194,7 @@ def script_inventory(code: str) -> ScriptInventory:
     # extensions for further languages; letters that decompose canonically into
     # base + mark (Greek ά, Cyrillic й, Arabic أ) stay.
     letters = [
-        ch for ch in chars
-        if unicodedata.category(ch).startswith("L")
-        and not (" WITH " in unicodedata.name(ch, "") and not unicodedata.decomposition(ch))
+        ch for ch in chars if unicodedata.category(ch).startswith("L") and not (" WITH " in unicodedata.name(ch, "") and not unicodedata.decomposition(ch))
     ]
     marks = [ch for ch in chars if unicodedata.category(ch).startswith("M")]
     viramas = [ch for ch in marks if unicodedata.combining(ch) == 9]
@@ -191,9 +202,7 @@ def script_inventory(code: str) -> ScriptInventory:
     # class 0: vowel signs; 10..199: fixed-position points, harakat, Thai vowels/tones.
     # Superscript letters written as marks (Syriac/Arabic superscript alaph) are left out.
     marks = [
-        ch for ch in marks
-        if (unicodedata.combining(ch) == 0 or 10 <= unicodedata.combining(ch) < 200)
-        and "LETTER" not in unicodedata.name(ch, "").split()
+        ch for ch in marks if (unicodedata.combining(ch) == 0 or 10 <= unicodedata.combining(ch) < 200) and "LETTER" not in unicodedata.name(ch, "").split()
     ]
     finals = [ch for ch in letters if "FINAL" in unicodedata.name(ch, "").split()]
     # Precomposed letters (ά, й, أ, क़) are drawn as variants of their base letter,
@@ -251,8 +260,17 @@ class Alphabet:
 
         virama = inventory.virama if inventory.virama and ord(inventory.virama) in cmap else None
         variants = {base: keep(chars) for base, chars in inventory.variants.items() if keep(chars)}
-        return cls(inventory, keep(inventory.letters), keep(inventory.lowercase), keep(inventory.finals),
-                   keep(inventory.bases), keep(inventory.independents), keep(inventory.marks), variants, virama)
+        return cls(
+            inventory,
+            keep(inventory.letters),
+            keep(inventory.lowercase),
+            keep(inventory.finals),
+            keep(inventory.bases),
+            keep(inventory.independents),
+            keep(inventory.marks),
+            variants,
+            virama,
+        )
 
     def draw(self, rng: np.random.Generator, pool: tuple[str, ...], variant_rate: float = 0.2) -> str:
         """A letter of ``pool``, replaced by one of its precomposed variants with ``variant_rate``."""
@@ -514,15 +532,13 @@ def ink_fraction(patch: np.ndarray) -> float:
     return float(1.0 - patch.mean() / 255.0)
 
 
-def render_patch(
-    rng: np.random.Generator, face: FontFace, alphabet: Alphabet, size: int, min_ink: float = 0.04
-) -> np.ndarray:
+def render_patch(rng: np.random.Generator, face: FontFace, alphabet: Alphabet, size: int, min_ink: float = 0.04) -> np.ndarray:
     """One ``size`` x ``size`` grayscale patch of text, cropped at a random position with enough ink."""
     for _attempt in range(50):
         block = render_block(rng, face, alphabet, size)
         for _crop in range(10):
             top, left = rng.integers(0, block.shape[0] - size + 1, size=2)
-            patch = block[top:top + size, left:left + size]
+            patch = block[top : top + size, left : left + size]
             if ink_fraction(patch) >= min_ink:
                 return patch.copy()
     raise RuntimeError(f"{face.label}: could not find a {size}px patch with ink >= {min_ink}")
@@ -592,10 +608,10 @@ def main(argv: list[str] | None = None, stage: str = "render-scripts") -> int:
     parser.add_argument("--size", type=int, default=64, help="patch side in pixels (default 64)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", type=int, nargs="+", default=[400, 700], help="OS/2 weight classes (default 400 700)")
-    parser.add_argument("--exclude-families", nargs="*", default=list(DEFAULT_EXCLUDED_FAMILY_WORDS),
-                        help="skip fonts whose family name contains one of these words")
-    parser.add_argument("--min-coverage", type=float, default=0.7,
-                        help="fraction of the script's letters a font must map (default 0.7)")
+    parser.add_argument(
+        "--exclude-families", nargs="*", default=list(DEFAULT_EXCLUDED_FAMILY_WORDS), help="skip fonts whose family name contains one of these words"
+    )
+    parser.add_argument("--min-coverage", type=float, default=0.7, help="fraction of the script's letters a font must map (default 0.7)")
     parser.add_argument("--min-ink", type=float, default=0.04, help="minimum mean darkness of a patch (0..1)")
     parser.add_argument("--sheet", help="also write one contact sheet PNG per script into this folder")
     args = parser.parse_args(argv)
@@ -604,14 +620,21 @@ def main(argv: list[str] | None = None, stage: str = "render-scripts") -> int:
         raise UserError("--per-script must be >= 1 and --size >= 16")
     check_layout_engine()
     codes = [normalise_script_code(code) for code in args.scripts]
-    plan = {code: find_fonts(args.font_dir, code, tuple(args.weights), tuple(args.exclude_families), args.min_coverage)
-            for code in codes}  # every script checked before anything is written
+    plan = {
+        code: find_fonts(args.font_dir, code, tuple(args.weights), tuple(args.exclude_families), args.min_coverage) for code in codes
+    }  # every script checked before anything is written
     out = Path(args.out)
     rows = []
     for code, faces in plan.items():
         inventory = script_inventory(code)
-        log.info("%s -> %s: %d letters, %d marks, fonts: %s", code, inventory.culture, len(inventory.letters),
-                 len(inventory.marks), ", ".join(face.path.name for face in faces))
+        log.info(
+            "%s -> %s: %d letters, %d marks, fonts: %s",
+            code,
+            inventory.culture,
+            len(inventory.letters),
+            len(inventory.marks),
+            ", ".join(face.path.name for face in faces),
+        )
         for face in faces:
             if face.sentinel is None:
                 log.warning("%s has CFF outlines: missing-glyph boxes cannot be detected after shaping", face.path.name)

@@ -39,10 +39,15 @@ def read_benchmarks(folder: Path) -> pd.DataFrame:
         try:
             table = pd.read_csv(path, sep="\t")
             last = table.iloc[-1]  # repeated benchmarks (benchmark repeats) append rows
-            rows.append({"stage": path.relative_to(folder).parts[0] if path.parent != folder else "",
-                         "job": str(path.relative_to(folder).with_suffix("")),
-                         "wall_s": float(last["s"]), "cpu_s": float(last.get("cpu_time", float("nan"))),
-                         "max_rss_mb": float(last.get("max_rss", float("nan")))})
+            rows.append(
+                {
+                    "stage": path.relative_to(folder).parts[0] if path.parent != folder else "",
+                    "job": str(path.relative_to(folder).with_suffix("")),
+                    "wall_s": float(last["s"]),
+                    "cpu_s": float(last.get("cpu_time", float("nan"))),
+                    "max_rss_mb": float(last.get("max_rss", float("nan"))),
+                }
+            )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, KeyError, IndexError, ValueError) as err:
             log.warning("%s: not a Snakemake benchmark file (%s); skipped", path, err)
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
@@ -51,13 +56,15 @@ def read_benchmarks(folder: Path) -> pd.DataFrame:
 def stage_summary(jobs: pd.DataFrame) -> pd.DataFrame:
     """Per stage: jobs, summed wall and CPU seconds, longest job, share of all CPU seconds."""
     grouped = jobs.groupby("stage", sort=False)
-    table = pd.DataFrame({
-        "jobs": grouped.size(),
-        "wall_s": grouped["wall_s"].sum(),
-        "cpu_s": grouped["cpu_s"].sum(),
-        "longest_job_s": grouped["wall_s"].max(),
-        "max_rss_mb": grouped["max_rss_mb"].max(),
-    }).reset_index()
+    table = pd.DataFrame(
+        {
+            "jobs": grouped.size(),
+            "wall_s": grouped["wall_s"].sum(),
+            "cpu_s": grouped["cpu_s"].sum(),
+            "longest_job_s": grouped["wall_s"].max(),
+            "max_rss_mb": grouped["max_rss_mb"].max(),
+        }
+    ).reset_index()
     total = table["cpu_s"].sum()
     table["cpu_share"] = table["cpu_s"] / total if total > 0 else float("nan")
     return table.sort_values("cpu_s", ascending=False).reset_index(drop=True)

@@ -144,33 +144,108 @@ def _joint(space: Space) -> bool:
 
 METRICS = [
     Metric("fd", "Fréchet distance", "Fréchet distance in {where} (first n_min // 4 components)", True, _every, bounds=POSITIVE, floor=True),
-    Metric("kid", "KID", "KID (unbiased MMD^2, cubic kernel) in {where}; negative estimates clipped to 0", True, _every, ward=True, bounds=POSITIVE, floor=True),
-    Metric("crossnobis", "crossnobis distance", "cross-validated squared distance of culture means in {where}, per dimension, in units of the "
-           "within-culture spread (crossnobis); negative estimates clipped to 0", True, _every, bounds=POSITIVE),
-    Metric("probe", "linear-probe distance", "probe distance in {where}: 1 - 2 (C_ab + C_ba) / (C_aa + C_ab + C_ba + C_bb) of a cross-validated linear "
-           "probe's confusion C, 0 = confused like chance, 1 = never confused", True, _every, bounds=UNIT),
-    Metric("probe_confusion", "linear-probe confusion", "share of a's images the cross-validated linear probe in {where} assigns to b (diagonal: recall)", False, _every, bounds=UNIT),
+    Metric(
+        "kid", "KID", "KID (unbiased MMD^2, cubic kernel) in {where}; negative estimates clipped to 0", True, _every, ward=True, bounds=POSITIVE, floor=True
+    ),
+    Metric(
+        "crossnobis",
+        "crossnobis distance",
+        "cross-validated squared distance of culture means in {where}, per dimension, in units of the "
+        "within-culture spread (crossnobis); negative estimates clipped to 0",
+        True,
+        _every,
+        bounds=POSITIVE,
+    ),
+    Metric(
+        "probe",
+        "linear-probe distance",
+        "probe distance in {where}: 1 - 2 (C_ab + C_ba) / (C_aa + C_ab + C_ba + C_bb) of a cross-validated linear "
+        "probe's confusion C, 0 = confused like chance, 1 = never confused",
+        True,
+        _every,
+        bounds=UNIT,
+    ),
+    Metric(
+        "probe_confusion",
+        "linear-probe confusion",
+        "share of a's images the cross-validated linear probe in {where} assigns to b (diagonal: recall)",
+        False,
+        _every,
+        bounds=UNIT,
+    ),
     Metric("kid_median", "median KID over critics", "median over the critics of the KID in each critic's own space ({where})", True, _panel, bounds=POSITIVE),
-    Metric("crossnobis_median", "median crossnobis over critics", "median over the critics of the crossnobis distance in each critic's own space ({where})", True, _panel, bounds=POSITIVE),
-    Metric("logit_auc", "logit AUC", "ROC AUC of culture a's logit ({where}) on a's held-out images vs b's (0.5 = cannot tell b from a); asymmetric",
-           False, _with_critics, bounds=UNIT),
-    Metric("separability", "separability", "mean over both directions of |2 logit_auc - 1| ({where}): 0 = neither logit separates the pair, 1 = both perfectly",
-           True, _with_critics, bounds=UNIT),
-    Metric("embedding_cosine", "culture-embedding cosine", "cosine distance 1 - cos(e_a, e_b) of the culture embeddings of {where}", True, _joint, bounds=(0.0, 2.0)),
-    Metric("cross_conditional", "cross-conditional score", "cross-conditional score of {where}: how much lower a's images score conditioned on b than on a "
-           "(mean logit difference), averaged with b's; negative values clipped to 0", True, _joint, bounds=POSITIVE),
+    Metric(
+        "crossnobis_median",
+        "median crossnobis over critics",
+        "median over the critics of the crossnobis distance in each critic's own space ({where})",
+        True,
+        _panel,
+        bounds=POSITIVE,
+    ),
+    Metric(
+        "logit_auc",
+        "logit AUC",
+        "ROC AUC of culture a's logit ({where}) on a's held-out images vs b's (0.5 = cannot tell b from a); asymmetric",
+        False,
+        _with_critics,
+        bounds=UNIT,
+    ),
+    Metric(
+        "separability",
+        "separability",
+        "mean over both directions of |2 logit_auc - 1| ({where}): 0 = neither logit separates the pair, 1 = both perfectly",
+        True,
+        _with_critics,
+        bounds=UNIT,
+    ),
+    Metric(
+        "embedding_cosine",
+        "culture-embedding cosine",
+        "cosine distance 1 - cos(e_a, e_b) of the culture embeddings of {where}",
+        True,
+        _joint,
+        bounds=(0.0, 2.0),
+    ),
+    Metric(
+        "cross_conditional",
+        "cross-conditional score",
+        "cross-conditional score of {where}: how much lower a's images score conditioned on b than on a "
+        "(mean logit difference), averaged with b's; negative values clipped to 0",
+        True,
+        _joint,
+        bounds=POSITIVE,
+    ),
 ]
 
 
 def _derived(space: Space, per_seed: bool) -> list[Measure]:
     """Floor-relative forms of the FD and KID of a space."""
     return [
-        Measure(f"fd_{space.name}_excess", f"fd_{space.name} minus the mean split-half floor of the two cultures", False, per_seed,
-                space=space.name, label=f"Fréchet distance, {space.label} minus floor"),
-        Measure(f"fd_{space.name}_ratio", f"fd_{space.name} divided by the mean split-half floor of the two cultures", False, per_seed,
-                bounds=POSITIVE, space=space.name, label=f"Fréchet distance, {space.label} / floor"),
-        Measure(f"kid_{space.name}_excess", f"kid_{space.name} minus the mean split-half floor of the two cultures", False, per_seed,
-                space=space.name, label=f"KID, {space.label} minus floor"),
+        Measure(
+            f"fd_{space.name}_excess",
+            f"fd_{space.name} minus the mean split-half floor of the two cultures",
+            False,
+            per_seed,
+            space=space.name,
+            label=f"Fréchet distance, {space.label} minus floor",
+        ),
+        Measure(
+            f"fd_{space.name}_ratio",
+            f"fd_{space.name} divided by the mean split-half floor of the two cultures",
+            False,
+            per_seed,
+            bounds=POSITIVE,
+            space=space.name,
+            label=f"Fréchet distance, {space.label} / floor",
+        ),
+        Measure(
+            f"kid_{space.name}_excess",
+            f"kid_{space.name} minus the mean split-half floor of the two cultures",
+            False,
+            per_seed,
+            space=space.name,
+            label=f"KID, {space.label} minus floor",
+        ),
     ]
 
 
@@ -181,8 +256,17 @@ def _measures() -> dict[str, Measure]:
         for metric in METRICS:
             if metric.applies(space):
                 name = f"{metric.name}_{space.name}"
-                measures[name] = Measure(name, metric.description.format(where=space.description), metric.distance, per_seed,
-                                         metric.ward, metric.bounds, space.name, metric.floor, f"{metric.label}, {space.label}")
+                measures[name] = Measure(
+                    name,
+                    metric.description.format(where=space.description),
+                    metric.distance,
+                    per_seed,
+                    metric.ward,
+                    metric.bounds,
+                    space.name,
+                    metric.floor,
+                    f"{metric.label}, {space.label}",
+                )
         measures.update({m.name: m for m in _derived(space, per_seed)})
     return measures
 
@@ -193,10 +277,13 @@ MEASURES: dict[str, Measure] = _measures()
 def transfer_measure(name: str, symmetric: bool) -> Measure:
     name = re.sub(r"[^a-z0-9_]+", "_", str(name).lower()).strip("_")  # measure names become file names
     if symmetric:
-        return Measure(f"transfer_{name}_sym", f"transfer '{name}', mean of both directions; interval = envelope of both", True,
-                       label=f"transfer {name.replace('_', ' ')}, both directions")
-    return Measure(f"transfer_{name}", f"transfer '{name}' from culture a (source) to b (target), as given", False,
-                   label=f"transfer {name.replace('_', ' ')}")
+        return Measure(
+            f"transfer_{name}_sym",
+            f"transfer '{name}', mean of both directions; interval = envelope of both",
+            True,
+            label=f"transfer {name.replace('_', ' ')}, both directions",
+        )
+    return Measure(f"transfer_{name}", f"transfer '{name}' from culture a (source) to b (target), as given", False, label=f"transfer {name.replace('_', ' ')}")
 
 
 # --------------------------------------------------------------------------- warnings
@@ -299,7 +386,6 @@ def percentile_interval(replicates: np.ndarray, ci: float) -> tuple[np.ndarray, 
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
         low, high = np.nanquantile(replicates, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
     return low, high
-
 
 
 # --------------------------------------------------------------------------- measures
@@ -421,7 +507,6 @@ def relative_to_floor(values: np.ndarray, floor_means: np.ndarray) -> tuple[np.n
     return excess, ratio
 
 
-
 # --------------------------------------------------------------------------- estimates of one space
 
 
@@ -476,7 +561,9 @@ def probe_estimates(x: np.ndarray, labels_index: np.ndarray, groups, resamples, 
 def logit_estimates(logits: np.ndarray, groups, resamples) -> dict[str, Estimate]:
     columns = [logits[:, k] for k in range(logits.shape[1])]
     auc = _over_sets(lambda sets: critic_auc_matrix(columns, sets), groups, resamples)
-    separability = Estimate(symmetrised_separability(auc.value), None if auc.replicates is None else np.stack([symmetrised_separability(a) for a in auc.replicates]))
+    separability = Estimate(
+        symmetrised_separability(auc.value), None if auc.replicates is None else np.stack([symmetrised_separability(a) for a in auc.replicates])
+    )
     return {"logit_auc": auc, "separability": separability}
 
 
@@ -516,7 +603,9 @@ def space_estimates(
             floors[f"{metric}_{space.name}"] = culture_floors(x[:, :columns], groups, fn, settings["split_half_reps"], settings["seed"], settings["ci"], names)
     if space.critics == "panel":
         with summarised_warnings(f"{space.name} per-critic spaces"):
-            per_critic = [feature_estimates(joint_space([block], settings["n_components"])[0], labels_index, groups, resamples, settings) for block in data.blocks]
+            per_critic = [
+                feature_estimates(joint_space([block], settings["n_components"])[0], labels_index, groups, resamples, settings) for block in data.blocks
+            ]
         for metric in ("kid", "crossnobis"):
             by_metric[f"{metric}_median"] = Estimate(
                 np.median([p[metric].value for p in per_critic], axis=0),
@@ -634,7 +723,6 @@ def square_frame(matrix: np.ndarray, cultures: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-
 # --------------------------------------------------------------------------- I/O
 
 
@@ -660,8 +748,7 @@ def read_reference(path: str) -> FeatureFile:
         raise UserError(f"features not found: {path}")
     with np.load(path, allow_pickle=False) as data:
         _check_keys(path, data, {"features", "culture", "ids"})
-        return FeatureFile(path, "reference", -1, data["culture"].astype(str), data["ids"].astype(str),
-                           [SpaceData([data["features"].astype(np.float64)])], [0])
+        return FeatureFile(path, "reference", -1, data["culture"].astype(str), data["ids"].astype(str), [SpaceData([data["features"].astype(np.float64)])], [0])
 
 
 def read_critic_space(path: str, cultures: Sequence[str]) -> FeatureFile:
@@ -686,8 +773,7 @@ def read_critic_space(path: str, cultures: Sequence[str]) -> FeatureFile:
             snapshots.append(SpaceData([features[:, a:b] for a, b in itertools.pairwise(edges)], data["logits"][s][:, order].astype(np.float64), embeddings))
         if SPACES[space].critics == "joint" and snapshots[0].embeddings is None:
             raise UserError(f"{path}: a joint critic's file needs 'embeddings' (re-run extract_features)")
-        return FeatureFile(path, space, int(data["seed"]), data["culture"].astype(str), data["ids"].astype(str), snapshots,
-                           [int(s) for s in data["steps"]])
+        return FeatureFile(path, space, int(data["seed"]), data["culture"].astype(str), data["ids"].astype(str), snapshots, [int(s) for s in data["steps"]])
 
 
 def check_same_images(files: Sequence[FeatureFile], cultures: Sequence[str]) -> None:
@@ -759,11 +845,23 @@ def analyse(reference: FeatureFile, critic_spaces: dict[str, dict[int, FeatureFi
         for data, step in zip(f.snapshots, f.steps):
             values, floors, x, explained = space_estimates(data, SPACES[space], labels_index, groups, resamples, settings, cultures)
             per_snapshot.append(values)
-            spaces.append({"space": space, "seed": seed, "step": step, "n_images": len(x), "n_input_features": sum(b.shape[1] for b in data.blocks),
-                           "n_blocks": len(data.blocks), "n_components": x.shape[1], "explained_variance": explained})
+            spaces.append(
+                {
+                    "space": space,
+                    "seed": seed,
+                    "step": step,
+                    "n_images": len(x),
+                    "n_input_features": sum(b.shape[1] for b in data.blocks),
+                    "n_blocks": len(data.blocks),
+                    "n_components": x.shape[1],
+                    "explained_variance": explained,
+                }
+            )
             for name, rows in floors.items():
                 for culture, n, (mean, low, high) in zip(cultures, sizes, rows):
-                    floor_rows.append({"culture": culture, "measure": name, "seed": seed, "step": step, "value": mean, "ci_low": low, "ci_high": high, "n_half": n // 2})
+                    floor_rows.append(
+                        {"culture": culture, "measure": name, "seed": seed, "step": step, "value": mean, "ci_low": low, "ci_high": high, "n_half": n // 2}
+                    )
         # image-level embeddings (for PERMANOVA) of the final snapshot of the first seed
         key = space if seed is None else f"{space}_seed{seed}"
         if seed is None or seed == min(critic_spaces[space]):
@@ -808,8 +906,10 @@ def main(argv: list[str] | None = None, stage: str = "similarity") -> int:
     sizes = [int((reference.culture == c).sum()) for c in cultures]
     too_small = [f"{c} ({n})" for c, n in zip(cultures, sizes) if n < 2 * settings["crossnobis_folds"]]
     if too_small:
-        raise UserError(f"{args.reference}: cultures with fewer than {2 * settings['crossnobis_folds']} held-out images: {', '.join(too_small)} "
-                        "(config keys ingest.heldout_fraction, ingest.min_images)")
+        raise UserError(
+            f"{args.reference}: cultures with fewer than {2 * settings['crossnobis_folds']} held-out images: {', '.join(too_small)} "
+            "(config keys ingest.heldout_fraction, ingest.min_images)"
+        )
 
     analysis = analyse(reference, critic_spaces, cultures, settings)
     estimates = dict(analysis.estimates)
@@ -833,10 +933,7 @@ def main(argv: list[str] | None = None, stage: str = "similarity") -> int:
 def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, analysis: Analysis) -> None:
     unknown_sizes = [np.nan] * len(cultures)  # transfer distances do not say how many images they used
     table = pd.concat(
-        [
-            long_rows(name, cultures, unknown_sizes if name.startswith("transfer_") else sizes, est.value, *intervals[name])
-            for name, est in estimates.items()
-        ],
+        [long_rows(name, cultures, unknown_sizes if name.startswith("transfer_") else sizes, est.value, *intervals[name]) for name, est in estimates.items()],
         ignore_index=True,
     )[LONG_COLUMNS]
     io.write_tsv(out / "similarity.tsv", table)
@@ -861,9 +958,23 @@ def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, ana
     io.write_tsv(out / "floors.tsv", analysis.floors)
     io.write_tsv(out / "spaces.tsv", analysis.spaces)
     role = {name: SPACES[m.space].role if m.space else "transfer" for name, m in measures.items()}
-    io.write_tsv(out / "measures.tsv", pd.DataFrame([
-        {"measure": m.name, "label": m.label, "space": m.space, "role": role[m.name], "distance": m.distance, "ward": m.ward, "per_seed": m.per_seed, "description": m.description}
-        for m in measures.values()
-    ]))
+    io.write_tsv(
+        out / "measures.tsv",
+        pd.DataFrame(
+            [
+                {
+                    "measure": m.name,
+                    "label": m.label,
+                    "space": m.space,
+                    "role": role[m.name],
+                    "distance": m.distance,
+                    "ward": m.ward,
+                    "per_seed": m.per_seed,
+                    "description": m.description,
+                }
+                for m in measures.values()
+            ]
+        ),
+    )
     io.write_npz(out / "image_features.npz", culture=analysis.culture, ids=analysis.ids, **analysis.embeddings)
     log.info("wrote %d measures (%d distances) to %s", len(estimates), len(distance_names), out)

@@ -40,8 +40,20 @@ PERMANOVA_COLUMNS = ["level", "space", "factor", "permuted", "n_objects", "n_gro
 MANTEL_COLUMNS = ["matrix_a", "matrix_b", "method", "r", "p_value", "q_bh", "permutations", "n"]
 SEED_COLUMNS = ["measure", "seed_a", "seed_b", "method", "r", "p_value", "permutations", "n"]
 RECOVERY_COLUMNS = [
-    "measure", "space", "role", "ari", "ari_p_value", "k", "group_auc", "group_auc_ci_low", "group_auc_ci_high",
-    "group_auc_seed_min", "group_auc_seed_max", "n_seeds", "seed_r_min", "seed_r_mean",
+    "measure",
+    "space",
+    "role",
+    "ari",
+    "ari_p_value",
+    "k",
+    "group_auc",
+    "group_auc_ci_low",
+    "group_auc_ci_high",
+    "group_auc_seed_min",
+    "group_auc_seed_max",
+    "n_seeds",
+    "seed_r_min",
+    "seed_r_mean",
 ]
 
 
@@ -83,7 +95,20 @@ def agreement_table(assignments: pd.DataFrame, summary: pd.DataFrame, group_of: 
             clusters = [cluster_of[c] for c in cultures]
             ari, nmi = agreement(clusters, groups)
             p = agreement_p_value(clusters, groups, permutations, seed)
-            rows.append({"measure": measure, "method": method, "k_rule": rule, "k": k, "n_cultures": len(cultures), "n_groups": n_groups, "ari": ari, "nmi": nmi, "p_value": p, "permutations": permutations})
+            rows.append(
+                {
+                    "measure": measure,
+                    "method": method,
+                    "k_rule": rule,
+                    "k": k,
+                    "n_cultures": len(cultures),
+                    "n_groups": n_groups,
+                    "ari": ari,
+                    "nmi": nmi,
+                    "p_value": p,
+                    "permutations": permutations,
+                }
+            )
     return pd.DataFrame(rows, columns=ARI_COLUMNS)
 
 
@@ -98,7 +123,9 @@ def euclidean_distance_matrix(features: np.ndarray):
     return DistanceMatrix(squareform(pdist(np.asarray(features, dtype=np.float64))), [str(i) for i in range(len(features))])
 
 
-def unit_permutation_test(statistic: Callable[[np.ndarray], float], unit_of_row: np.ndarray, group_of_unit: dict, permutations: int, seed: int) -> tuple[float, float]:
+def unit_permutation_test(
+    statistic: Callable[[np.ndarray], float], unit_of_row: np.ndarray, group_of_unit: dict, permutations: int, seed: int
+) -> tuple[float, float]:
     """(statistic, p) where the permutations shuffle group labels over whole units (cultures), not rows.
 
     Rows of one unit keep one label, so the test asks whether *units* differ by
@@ -116,7 +143,9 @@ def unit_permutation_test(statistic: Callable[[np.ndarray], float], unit_of_row:
     return observed, (1 + hits) / (1 + permutations)
 
 
-def image_level_tests(features: np.ndarray, cultures: np.ndarray, group_of: dict[str, str], space: str, permutations: int, seed: int) -> tuple[list[dict], list[dict]]:
+def image_level_tests(
+    features: np.ndarray, cultures: np.ndarray, group_of: dict[str, str], space: str, permutations: int, seed: int
+) -> tuple[list[dict], list[dict]]:
     """PERMANOVA and PERMDISP rows for one image-level feature space: by culture, and by group (cultures permuted)."""
     from skbio.stats.distance import permanova, permdisp
     from skbio.stats.ordination import pcoa
@@ -132,9 +161,29 @@ def image_level_tests(features: np.ndarray, cultures: np.ndarray, group_of: dict
     base = {"level": "image", "space": space, "n_objects": len(features)}
 
     result = permanova(dm, cultures, permutations=permutations, seed=seed)
-    anova.append({**base, "factor": "culture", "permuted": "images", "n_groups": n_cultures, "statistic": result["test statistic"], "p_value": result["p-value"], "permutations": permutations})
+    anova.append(
+        {
+            **base,
+            "factor": "culture",
+            "permuted": "images",
+            "n_groups": n_cultures,
+            "statistic": result["test statistic"],
+            "p_value": result["p-value"],
+            "permutations": permutations,
+        }
+    )
     result = permdisp(ordination, cultures, permutations=permutations, seed=seed)
-    disp.append({**base, "factor": "culture", "permuted": "images", "n_groups": n_cultures, "statistic": result["test statistic"], "p_value": result["p-value"], "permutations": permutations})
+    disp.append(
+        {
+            **base,
+            "factor": "culture",
+            "permuted": "images",
+            "n_groups": n_cultures,
+            "statistic": result["test statistic"],
+            "p_value": result["p-value"],
+            "permutations": permutations,
+        }
+    )
 
     with_group = np.isin(cultures, list(group_of))
     n_groups = len(set(group_of[c] for c in set(cultures[with_group]))) if with_group.any() else 0
@@ -151,11 +200,24 @@ def image_level_tests(features: np.ndarray, cultures: np.ndarray, group_of: dict
 
         for fn, rows in ((pseudo_f, anova), (dispersion_f, disp)):
             statistic, p = unit_permutation_test(fn, cultures[with_group], units, permutations, seed)
-            rows.append({**base, "n_objects": int(with_group.sum()), "factor": "group", "permuted": "cultures", "n_groups": n_groups, "statistic": statistic, "p_value": p, "permutations": permutations})
+            rows.append(
+                {
+                    **base,
+                    "n_objects": int(with_group.sum()),
+                    "factor": "group",
+                    "permuted": "cultures",
+                    "n_groups": n_groups,
+                    "statistic": statistic,
+                    "p_value": p,
+                    "permutations": permutations,
+                }
+            )
     return anova, disp
 
 
-def culture_level_tests(distance: np.ndarray, cultures: Sequence[str], group_of: dict[str, str], name: str, permutations: int, seed: int) -> tuple[dict, dict] | None:
+def culture_level_tests(
+    distance: np.ndarray, cultures: Sequence[str], group_of: dict[str, str], name: str, permutations: int, seed: int
+) -> tuple[dict, dict] | None:
     """PERMANOVA and PERMDISP by group on one culture x culture distance matrix (cultures are the objects)."""
     from skbio import DistanceMatrix
     from skbio.stats.distance import permanova, permdisp
@@ -165,7 +227,15 @@ def culture_level_tests(distance: np.ndarray, cultures: Sequence[str], group_of:
     if len(set(labels)) < 2 or len(set(labels)) == len(labels):
         return None
     dm = DistanceMatrix(distance[np.ix_(keep, keep)], [cultures[i] for i in keep])
-    base = {"level": "culture", "space": name, "factor": "group", "permuted": "cultures", "n_objects": len(keep), "n_groups": len(set(labels)), "permutations": permutations}
+    base = {
+        "level": "culture",
+        "space": name,
+        "factor": "group",
+        "permuted": "cultures",
+        "n_objects": len(keep),
+        "n_groups": len(set(labels)),
+        "permutations": permutations,
+    }
     anova = permanova(dm, labels, permutations=permutations, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # non-Euclidean measures: negative eigenvalues are expected
@@ -308,22 +378,24 @@ def group_recovery_table(
                 low, high = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2])
         by_seed = [within_across_auc(m, groups) for m in seed_matrices_by_measure.get(name, {}).values()]
         seed_r = stability.loc[stability["measure"] == name, "r"]
-        rows.append({
-            "measure": name,
-            "space": info.loc[name, "space"] if name in info.index else "",
-            "role": info.loc[name, "role"] if name in info.index else "",
-            "ari": at_groups.loc[name, "ari"] if name in at_groups.index else np.nan,
-            "ari_p_value": at_groups.loc[name, "p_value"] if name in at_groups.index else np.nan,
-            "k": at_groups.loc[name, "k"] if name in at_groups.index else np.nan,
-            "group_auc": within_across_auc(matrix, groups),
-            "group_auc_ci_low": low,
-            "group_auc_ci_high": high,
-            "group_auc_seed_min": min(by_seed) if by_seed else np.nan,
-            "group_auc_seed_max": max(by_seed) if by_seed else np.nan,
-            "n_seeds": len(by_seed),
-            "seed_r_min": float(seed_r.min()) if len(seed_r) else np.nan,
-            "seed_r_mean": float(seed_r.mean()) if len(seed_r) else np.nan,
-        })
+        rows.append(
+            {
+                "measure": name,
+                "space": info.loc[name, "space"] if name in info.index else "",
+                "role": info.loc[name, "role"] if name in info.index else "",
+                "ari": at_groups.loc[name, "ari"] if name in at_groups.index else np.nan,
+                "ari_p_value": at_groups.loc[name, "p_value"] if name in at_groups.index else np.nan,
+                "k": at_groups.loc[name, "k"] if name in at_groups.index else np.nan,
+                "group_auc": within_across_auc(matrix, groups),
+                "group_auc_ci_low": low,
+                "group_auc_ci_high": high,
+                "group_auc_seed_min": min(by_seed) if by_seed else np.nan,
+                "group_auc_seed_max": max(by_seed) if by_seed else np.nan,
+                "n_seeds": len(by_seed),
+                "seed_r_min": float(seed_r.min()) if len(seed_r) else np.nan,
+                "seed_r_mean": float(seed_r.mean()) if len(seed_r) else np.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=RECOVERY_COLUMNS)
 
 

@@ -131,8 +131,7 @@ def configure_precision(setting="auto") -> str:
 # ---------------------------------------------------------------- data
 
 
-def step_batches(images: np.ndarray, batch_size: int, seed: int, start_step: int, end_step: int,
-                 labels: np.ndarray | None = None) -> tf.data.Dataset:
+def step_batches(images: np.ndarray, batch_size: int, seed: int, start_step: int, end_step: int, labels: np.ndarray | None = None) -> tf.data.Dataset:
     """Batches ``start_step .. end_step - 1`` of an endless shuffled stream of ``images``
     (with ``labels``: of ``(images, int32 labels)`` pairs).
 
@@ -221,7 +220,7 @@ class Checkpointer:
         # keep the newest ``keep`` states of this timeline; checkpoints past ``step``
         # belong to an earlier, longer run and are dropped too
         earlier = [p for p in self.paths() if _checkpoint_step(p) < step]
-        kept = {path, *earlier[max(0, len(earlier) - (self.keep - 1)):]}
+        kept = {path, *earlier[max(0, len(earlier) - (self.keep - 1)) :]}
         for old in self.paths():
             if old not in kept:
                 old.unlink(missing_ok=True)
@@ -326,8 +325,7 @@ def train(
 
     run = runner if runner is not None else compile_runner(task, jit_compile)
     iterator = iter(make_dataset(start_step, total_steps))
-    bar = tqdm(total=total_steps, initial=start_step, desc=description, file=sys.stderr, unit="step",
-               disable=not progress, dynamic_ncols=True, mininterval=1.0)
+    bar = tqdm(total=total_steps, initial=start_step, desc=description, file=sys.stderr, unit="step", disable=not progress, dynamic_ncols=True, mininterval=1.0)
     step = start_step
     while step < total_steps:
         # run to the next log point (checkpoints fall on log points too)

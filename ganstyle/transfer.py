@@ -50,8 +50,14 @@ log = logging.getLogger(__name__)
 
 PAIRS_KEY = "transfer.pairs"
 MEASURES = (
-    "cycle_error", "identity_error", "effort_pixels", "effort_reference",
-    "kid", "kid_untranslated", "critic_auc", "critic_auc_untranslated",
+    "cycle_error",
+    "identity_error",
+    "effort_pixels",
+    "effort_reference",
+    "kid",
+    "kid_untranslated",
+    "critic_auc",
+    "critic_auc_untranslated",
 )
 LONG_COLUMNS = ["source", "target", "measure", "value", "ci_low", "ci_high"]
 # settings that do not change the trained weights (a checkpoint stays valid when they change);
@@ -78,8 +84,10 @@ def split_pair(name: str, cultures: list[str]) -> tuple[str, str]:
     if not splits:
         raise UserError(f"config key '{PAIRS_KEY}': '{name}' is not of the form a__b")
     unknown = sorted({part for a, b in splits for part in (a, b) if part not in known})
-    raise UserError(f"config key '{PAIRS_KEY}': pair '{name}' names unknown culture(s) {', '.join(unknown)}; "
-                    f"the registry has {', '.join(cultures)} (set '{PAIRS_KEY}' to your own pairs, 'all' or [])")
+    raise UserError(
+        f"config key '{PAIRS_KEY}': pair '{name}' names unknown culture(s) {', '.join(unknown)}; "
+        f"the registry has {', '.join(cultures)} (set '{PAIRS_KEY}' to your own pairs, 'all' or [])"
+    )
 
 
 def parse_pairs(pairs, cultures: list[str]) -> list[tuple[str, str]]:
@@ -188,8 +196,16 @@ def metrics_long(wide: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for record in wide.to_dict("records"):
         for name in MEASURES:
-            rows.append({"source": record["source"], "target": record["target"], "measure": name, "value": record[name],
-                         "ci_low": record[f"{name}_ci_low"], "ci_high": record[f"{name}_ci_high"]})
+            rows.append(
+                {
+                    "source": record["source"],
+                    "target": record["target"],
+                    "measure": name,
+                    "value": record[name],
+                    "ci_low": record[f"{name}_ci_low"],
+                    "ci_high": record[f"{name}_ci_high"],
+                }
+            )
     return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
 
@@ -272,9 +288,20 @@ def _use_light_graph_optimisation() -> None:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
 
-def train_transfer(a: str, b: str, corpus_a: Path, corpus_b: Path, critic_a: Path, critic_b: Path, out: Path,
-                   checkpoints: Path, settings: dict, threads: int | None, labels: tuple[str, str] | None = None,
-                   progress: bool = True) -> pd.DataFrame:
+def train_transfer(
+    a: str,
+    b: str,
+    corpus_a: Path,
+    corpus_b: Path,
+    critic_a: Path,
+    critic_b: Path,
+    out: Path,
+    checkpoints: Path,
+    settings: dict,
+    threads: int | None,
+    labels: tuple[str, str] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Train the A <-> B CycleGAN, write every output; return metrics.tsv's rows."""
     if not a < b:
         raise UserError(f"pair {pair_name(a, b)}: cultures must be in order a < b (as in '{PAIRS_KEY}')")
@@ -297,8 +324,19 @@ def train_transfer(a: str, b: str, corpus_a: Path, corpus_b: Path, critic_a: Pat
     resolution, channels = _check_inputs(settings, corpora, paths)
     (train_a, held_a), (train_b, held_b) = corpora[a], corpora[b]
     label_a, label_b = labels or (a, b)
-    log.info("%s <-> %s: %d/%d train, %d/%d held-out images, %dx%dx%d, precision %s",
-             a, b, len(train_a), len(train_b), len(held_a), len(held_b), resolution, resolution, channels, precision)
+    log.info(
+        "%s <-> %s: %d/%d train, %d/%d held-out images, %dx%dx%d, precision %s",
+        a,
+        b,
+        len(train_a),
+        len(train_b),
+        len(held_a),
+        len(held_b),
+        resolution,
+        resolution,
+        channels,
+        precision,
+    )
 
     models = cyclegan.build_models(resolution, channels, settings["g_width"], settings["d_width"], settings["residual_blocks"])
     task = cyclegan.CycleGANTask(models, settings, seed)
@@ -332,10 +370,17 @@ def train_transfer(a: str, b: str, corpus_a: Path, corpus_b: Path, critic_a: Pat
     a_identity = cyclegan.translate(G_ba, held_a)
 
     k = settings["grid_images"]
-    fig = grid_figure([
-        (f"{label_a}\n(held-out)", held_a[:k]), (f"{label_a} → {label_b}", a_to_b[:k]), (f"back to {label_a}\n(cycle)", a_cycled[:k]),
-        (f"{label_b}\n(held-out)", held_b[:k]), (f"{label_b} → {label_a}", b_to_a[:k]), (f"back to {label_b}\n(cycle)", b_cycled[:k]),
-    ], f"CycleGAN {label_a} ↔ {label_b}, held-out images, {settings['steps']} steps")
+    fig = grid_figure(
+        [
+            (f"{label_a}\n(held-out)", held_a[:k]),
+            (f"{label_a} → {label_b}", a_to_b[:k]),
+            (f"back to {label_a}\n(cycle)", a_cycled[:k]),
+            (f"{label_b}\n(held-out)", held_b[:k]),
+            (f"{label_b} → {label_a}", b_to_a[:k]),
+            (f"back to {label_b}\n(cycle)", b_cycled[:k]),
+        ],
+        f"CycleGAN {label_a} ↔ {label_b}, held-out images, {settings['steps']} steps",
+    )
     io.save_figure(fig, out / "grid.png", dpi=150)
     # the same examples as arrays, for the source x target figure of the figures stage
     io.write_npz(out / "examples.npz", source_a=held_a[:k], a_to_b=a_to_b[:k], source_b=held_b[:k], b_to_a=b_to_a[:k])
@@ -359,14 +404,23 @@ def train_transfer(a: str, b: str, corpus_a: Path, corpus_b: Path, critic_a: Pat
                 **feature_measures(f_src, f_translated, f_tgt, scale, n_boot, seed),
                 **critic_measures(real_logits, translated_logits, source_logits, n_boot, seed),
             }
-        rows.append(metrics_row(source, target, measures, n_source=len(src), n_target=len(tgt), steps=int(settings["steps"]),
-                                train_seconds=round(train_seconds, 1)))
+        rows.append(
+            metrics_row(source, target, measures, n_source=len(src), n_target=len(tgt), steps=int(settings["steps"]), train_seconds=round(train_seconds, 1))
+        )
     table = pd.DataFrame(rows)
     io.write_tsv(out / "metrics.tsv", table)
     for row in rows:
-        log.info("%s -> %s: effort %.1f grey levels, cycle error %.1f, KID %.4g (untranslated %.4g), critic AUC %.3f (untranslated %.3f)",
-                 row["source"], row["target"], row["effort_pixels"], row["cycle_error"], row["kid"], row["kid_untranslated"],
-                 row["critic_auc"], row["critic_auc_untranslated"])
+        log.info(
+            "%s -> %s: effort %.1f grey levels, cycle error %.1f, KID %.4g (untranslated %.4g), critic AUC %.3f (untranslated %.3f)",
+            row["source"],
+            row["target"],
+            row["effort_pixels"],
+            row["cycle_error"],
+            row["kid"],
+            row["kid_untranslated"],
+            row["critic_auc"],
+            row["critic_auc_untranslated"],
+        )
     log.info("%s done in %.0f s (%.0f s training)", pair_name(a, b), time.perf_counter() - started, train_seconds)
     return table
 
@@ -426,8 +480,20 @@ def main(argv: list[str] | None = None, stage: str = "train-transfer") -> int:
     if stage == "train-transfer":
         settings = section("transfer", args.settings, args.config_path)
         a, b = args.culture_a, args.culture_b
-        train_transfer(a, b, args.corpus_a, args.corpus_b, args.critic_a, args.critic_b, args.out, args.checkpoints,
-                       settings, args.threads, labels=(args.label_a or a, args.label_b or b), progress=not args.no_progress)
+        train_transfer(
+            a,
+            b,
+            args.corpus_a,
+            args.corpus_b,
+            args.critic_a,
+            args.critic_b,
+            args.out,
+            args.checkpoints,
+            settings,
+            args.threads,
+            labels=(args.label_a or a, args.label_b or b),
+            progress=not args.no_progress,
+        )
     elif stage == "transfer-distances":
         transfer_distances(args.metrics, args.out)
     else:

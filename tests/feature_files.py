@@ -24,10 +24,17 @@ def write_feature_files(folder, cultures=("a", "b", "c", "d"), n=16, seeds=(0,),
             snapshots = 2 if space == "joint" else 1
             blocks = [6] * len(cultures) if space == "critic" else [6]
             feats = np.stack([np.tanh(base @ rng.normal(size=(features, sum(blocks))) / np.sqrt(features)) for _ in range(snapshots)])
-            arrays = dict(features=feats.astype(np.float32), blocks=np.array(blocks),
-                          logits=np.stack([logits + rng.normal(size=logits.shape)] * snapshots).astype(np.float32),
-                          logit_cultures=np.array(list(cultures)), culture=labels, ids=ids, space=np.array(space), seed=np.array(seed),
-                          steps=np.arange(1, snapshots + 1))
+            arrays = dict(
+                features=feats.astype(np.float32),
+                blocks=np.array(blocks),
+                logits=np.stack([logits + rng.normal(size=logits.shape)] * snapshots).astype(np.float32),
+                logit_cultures=np.array(list(cultures)),
+                culture=labels,
+                ids=ids,
+                space=np.array(space),
+                seed=np.array(seed),
+                steps=np.arange(1, snapshots + 1),
+            )
             if space.startswith("joint"):
                 arrays["embeddings"] = np.stack([np.stack([centres[c] for c in cultures])] * snapshots).astype(np.float32)
             path = folder / space / f"seed{seed}.npz"

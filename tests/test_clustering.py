@@ -105,6 +105,7 @@ def test_mds_spread_grows_with_bootstrap_noise():
 
     point, quiet = clustering.mds_with_spread(d, replicates(0.05), seed=0)
     _, loud = clustering.mds_with_spread(d, replicates(0.5), seed=0)
+
     def spread(aligned):
         return np.sqrt(((aligned - point) ** 2).sum(-1).mean())
 
@@ -168,7 +169,13 @@ def test_stage_writes_tables(tmp_path):
 def test_stage_rejects_bad_input(tmp_path):
     with pytest.raises(UserError, match="distances not found"):
         clustering.main(["--distances", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "out")])
-    np.savez(tmp_path / "bad.npz", cultures=np.array(["a", "b", "c"]), measures=np.array(["m"]), ward_ok=np.array([False]), m=np.array([[0, 1, np.nan], [1, 0, 1], [np.nan, 1, 0]]))
+    np.savez(
+        tmp_path / "bad.npz",
+        cultures=np.array(["a", "b", "c"]),
+        measures=np.array(["m"]),
+        ward_ok=np.array([False]),
+        m=np.array([[0, 1, np.nan], [1, 0, 1], [np.nan, 1, 0]]),
+    )
     with pytest.raises(UserError, match="bad.npz: m: contains NaN"):
         clustering.main(["--distances", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "out")])
 

@@ -73,7 +73,12 @@ def test_too_few_images_fail_with_one_clear_line(tmp_path, capsys):
     (tmp_path / "images" / "west" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     ingested = tmp_path / "ingest"
     settings = json.dumps({"min_images": 40})
-    assert cli.main(["ingest", "--culture", "west", "--cultures", str(cultures), "--metadata", "null", "--settings", settings, "--out", str(ingested), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            ["ingest", "--culture", "west", "--cultures", str(cultures), "--metadata", "null", "--settings", settings, "--out", str(ingested), "--no-progress"]
+        )
+        == 0
+    )
     status = cli.main(["corpus", "--culture", "west", "--settings", settings, "--ingested", str(ingested), "--out", str(tmp_path / "corpus")])
     message = capsys.readouterr().err.strip().splitlines()[-1]
     assert status == 1

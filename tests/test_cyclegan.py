@@ -6,8 +6,18 @@ keras = pytest.importorskip("keras")
 
 from ganstyle import cyclegan, training  # noqa: E402
 
-SETTINGS = {"batch_size": 2, "cycle_weight": 10.0, "identity_weight": 5.0, "learning_rate": 2e-4, "beta1": 0.5,
-            "beta2": 0.999, "steps": 10, "decay_start": 0.5, "pool_size": 4, "augment": []}
+SETTINGS = {
+    "batch_size": 2,
+    "cycle_weight": 10.0,
+    "identity_weight": 5.0,
+    "learning_rate": 2e-4,
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "steps": 10,
+    "decay_start": 0.5,
+    "pool_size": 4,
+    "augment": [],
+}
 
 
 def _images(n, size=32, channels=1, seed=0):
@@ -201,8 +211,7 @@ def test_pair_batches_are_a_pure_function_of_seed_and_step():
     a, b = _images(7, size=4, seed=1), _images(5, size=4, seed=2)
 
     def firsts(start, end):
-        return [(x.numpy()[:, 0, 0, 0].tolist(), y.numpy()[:, 0, 0, 0].tolist())
-                for x, y in cyclegan.pair_batches(a, b, 3, 0, start, end)]
+        return [(x.numpy()[:, 0, 0, 0].tolist(), y.numpy()[:, 0, 0, 0].tolist()) for x, y in cyclegan.pair_batches(a, b, 3, 0, start, end)]
 
     assert firsts(4, 6) == firsts(0, 6)[4:]
 
@@ -211,8 +220,7 @@ def _train(directory, total, seed=0):
     task = _task(steps=20)
     a, b = _images(6, seed=3), _images(6, seed=4)
     checkpointer = training.Checkpointer(directory, task.variables(), "fingerprint")
-    training.train(task, lambda s, e: cyclegan.pair_batches(a, b, 2, seed, s, e), total, checkpointer,
-                   checkpoint_every=3, log_every=3, progress=False)
+    training.train(task, lambda s, e: cyclegan.pair_batches(a, b, 2, seed, s, e), total, checkpointer, checkpoint_every=3, log_every=3, progress=False)
     return task
 
 

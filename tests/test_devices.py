@@ -46,8 +46,7 @@ def is_locked(path: Path) -> bool:
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(None, None), ("", []), ("-1", []), ("NoDevFiles", []), ("0", ["0"]), ("2, 3", ["2", "3"]),
-     ("GPU-5d4e,1", ["GPU-5d4e", "1"])],
+    [(None, None), ("", []), ("-1", []), ("NoDevFiles", []), ("0", ["0"]), ("2, 3", ["2", "3"]), ("GPU-5d4e,1", ["GPU-5d4e", "1"])],
 )
 def test_parse_visible_devices(value, expected):
     assert devices.parse_visible_devices(value) == expected
@@ -197,8 +196,9 @@ def test_separate_processes_get_separate_gpus(tmp_path):
     started = []
 
     def start(wait):
-        process = subprocess.Popen([sys.executable, "-c", CLAIM_AND_HOLD, str(wait)], env=env, text=True,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-c", CLAIM_AND_HOLD, str(wait)], env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         started.append(process)
         return process
 
@@ -247,14 +247,17 @@ def test_gpu_profile_gives_each_training_job_its_own_gpu(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "CUDA_"))}
     env.update(CUDA_VISIBLE_DEVICES="0,1", PYTHONPATH=str(REPO), **{devices.LOCK_DIR_ENV: str(tmp_path / "locks")})
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--profile", str(REPO / "workflow" / "profiles" / "gpu"),
-         "--resources", "gpu=2", "--cores", "4"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "snakemake", "--profile", str(REPO / "workflow" / "profiles" / "gpu"), "--resources", "gpu=2", "--cores", "4"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = [line.split() for line in (p.read_text() for p in sorted((tmp_path / "out").glob("*.txt")))]
     assert len(jobs) == 4 and {device for device, *_ in jobs} == {"0", "1"}
     for i, (device_a, start_a, end_a) in enumerate(jobs):
-        for device_b, start_b, end_b in jobs[i + 1:]:
+        for device_b, start_b, end_b in jobs[i + 1 :]:
             if float(start_a) < float(end_b) and float(start_b) < float(end_a):  # ran at the same time
                 assert device_a != device_b, jobs

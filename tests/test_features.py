@@ -77,8 +77,28 @@ def _critic_argv(tmp_path, cultures, paths, joint=True):
             snapshots.append(str(tmp_path / f"critic_step{step:06d}.keras"))
     settings = json.dumps({k: v for k, v in SMALL.items()})
     joint_settings = json.dumps({"steps": 6, "snapshot_every": 2, "snapshots": 2, "d_width": 4, "g_width": 4})
-    return ["--critics", *critics, "--joint-critics", *snapshots, "--seed", "3", "--cultures", *cultures, "--corpora", *paths,
-            "--settings", settings, "--joint", joint_settings, "--out-dir", str(tmp_path / "features")], critics, snapshots
+    return (
+        [
+            "--critics",
+            *critics,
+            "--joint-critics",
+            *snapshots,
+            "--seed",
+            "3",
+            "--cultures",
+            *cultures,
+            "--corpora",
+            *paths,
+            "--settings",
+            settings,
+            "--joint",
+            joint_settings,
+            "--out-dir",
+            str(tmp_path / "features"),
+        ],
+        critics,
+        snapshots,
+    )
 
 
 def test_every_critic_space_of_one_seed(tmp_path, corpora):

@@ -25,13 +25,23 @@ SETTINGS = {"dpi": 72, "formats": ["pdf", "png"]}  # low dpi: the test checks fi
 
 
 def build_results(
-    root: Path, cultures=CULTURES, groups=GROUPS, labels=LABELS, latlon=LATLON, n_images=16, seeds=(0, 1), transfer_pairs=("latin__greek", "greek__arabic"), n_boot=10, permutations=19
+    root: Path,
+    cultures=CULTURES,
+    groups=GROUPS,
+    labels=LABELS,
+    latlon=LATLON,
+    n_images=16,
+    seeds=(0, 1),
+    transfer_pairs=("latin__greek", "greek__arabic"),
+    n_boot=10,
+    permutations=19,
 ) -> dict:
     """A results/ tree of every stage the figures read, from planted synthetic data."""
     rng = np.random.default_rng(3)
     registry = root / "cultures.tsv"
     registry.write_text(
-        "culture\tpath\tlabel\tgroup\tlat\tlon\n" + "".join(f"{c}\t{c}\t{lab}\t{g}\t{la}\t{lo}\n" for c, lab, g, (la, lo) in zip(cultures, labels, groups, latlon))
+        "culture\tpath\tlabel\tgroup\tlat\tlon\n"
+        + "".join(f"{c}\t{c}\t{lab}\t{g}\t{la}\t{lo}\n" for c, lab, g, (la, lo) in zip(cultures, labels, groups, latlon))
     )
     # corpora: images whose brightness pattern depends on the group
     for k, culture in enumerate(cultures):
@@ -47,13 +57,24 @@ def build_results(
             np.savez(gan / "samples.npz", images=rng.integers(0, 256, size=(40, 16, 16, 1), dtype=np.uint8), noise=rng.normal(size=(40, 8)).astype(np.float32))
             steps = np.arange(50, 501, 50)
             pd.DataFrame(
-                {"step": steps, "d_loss": 2 * np.exp(-steps / 300) + 0.5, "g_loss": 0.4 + steps / 1000, "d_real": 0.8 - steps / 2000, "d_fake": -0.9 + steps / 3000, "r1": 0.0, "images_per_s": 500.0, "elapsed_s": steps / 10}
+                {
+                    "step": steps,
+                    "d_loss": 2 * np.exp(-steps / 300) + 0.5,
+                    "g_loss": 0.4 + steps / 1000,
+                    "d_real": 0.8 - steps / 2000,
+                    "d_fake": -0.9 + steps / 3000,
+                    "r1": 0.0,
+                    "images_per_s": 500.0,
+                    "elapsed_s": steps / 10,
+                }
             ).to_csv(gan / "history.tsv", sep="\t", index=False)
     # transfer examples as the transfer stage writes them (one examples.npz per pair)
     for pair in transfer_pairs:
         folder = root / "results" / "transfer" / pair
         folder.mkdir(parents=True)
-        np.savez(folder / "examples.npz", **{key: rng.integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8) for key in ("source_a", "a_to_b", "source_b", "b_to_a")})
+        np.savez(
+            folder / "examples.npz", **{key: rng.integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8) for key in ("source_a", "a_to_b", "source_b", "b_to_a")}
+        )
 
     # features with planted groups -> similarity -> cluster -> stats
     group_centres = {g: 4.0 * rng.normal(size=10) for g in dict.fromkeys(groups)}
@@ -61,9 +82,19 @@ def build_results(
     _, critics, reference = write_feature_files(root / "results" / "features", cultures=tuple(cultures), n=n_images, seeds=seeds, centres=centres)
     sim = root / "results" / "similarity"
     sim_settings = {"n_components": 6, "n_boot": n_boot, "ci": 0.9, "split_half_reps": 4, "probe_folds": 3, "probe_c": 1.0, "crossnobis_folds": 3, "seed": 0}
-    assert similarity.main(["--cultures", *cultures, "--critic-features", *critics, "--reference", reference, "--out", str(sim), "--settings", json.dumps(sim_settings)]) == 0
+    assert (
+        similarity.main(
+            ["--cultures", *cultures, "--critic-features", *critics, "--reference", reference, "--out", str(sim), "--settings", json.dumps(sim_settings)]
+        )
+        == 0
+    )
     cl = root / "results" / "clustering"
-    assert clustering.main(["--distances", str(sim / "distances.npz"), "--out", str(cl), "--settings", json.dumps({"methods": ["average", "ward"], "max_clusters": 4})]) == 0
+    assert (
+        clustering.main(
+            ["--distances", str(sim / "distances.npz"), "--out", str(cl), "--settings", json.dumps({"methods": ["average", "ward"], "max_clusters": 4})]
+        )
+        == 0
+    )
     st = root / "results" / "stats"
     stats_argv = [
         "--distances", str(sim / "distances.npz"), "--per-seed", str(sim / "per_seed.tsv"), "--image-features", str(sim / "image_features.npz"),
@@ -275,13 +306,21 @@ def test_mantel_scatter_holds_both_matrices_and_the_test(drawn):
     built, out = drawn
     table = assert_figure(out / "mantel")
     mantel = read(built["results"] / "stats" / "mantel.tsv")
-    assert set(zip(table["measure"], table["comparison"])) >= {("fd_critic", "fd_reference"), ("fd_critic", "geographic_km"), ("separability_critic", "fd_reference"), ("kid_median_critic", "kid_reference")}
+    assert set(zip(table["measure"], table["comparison"])) >= {
+        ("fd_critic", "fd_reference"),
+        ("fd_critic", "geographic_km"),
+        ("separability_critic", "fd_reference"),
+        ("kid_median_critic", "kid_reference"),
+    }
     fd_critic = pd.read_csv(built["results"] / "similarity" / "matrices" / "fd_critic.tsv", sep="\t", index_col=0)
     rows = table[(table["measure"] == "fd_critic") & (table["comparison"] == "fd_reference")]
     assert len(rows) == len(CULTURES) * (len(CULTURES) - 1) // 2
     for row in rows.itertuples():
         assert row.measure_value == pytest.approx(fd_critic.loc[row.culture_a, row.culture_b], rel=1e-5)
-    test = mantel[((mantel["matrix_a"] == "fd_critic") & (mantel["matrix_b"] == "fd_reference")) | ((mantel["matrix_a"] == "fd_reference") & (mantel["matrix_b"] == "fd_critic"))]
+    test = mantel[
+        ((mantel["matrix_a"] == "fd_critic") & (mantel["matrix_b"] == "fd_reference"))
+        | ((mantel["matrix_a"] == "fd_reference") & (mantel["matrix_b"] == "fd_critic"))
+    ]
     assert rows["r"].iloc[0] == pytest.approx(test["r"].iloc[0]) and rows["p_value"].iloc[0] == pytest.approx(test["p_value"].iloc[0])
     geo = table[(table["measure"] == "fd_critic") & (table["comparison"] == "geographic_km")]
     latin_greek = geo[(geo["culture_a"] == "latin") & (geo["culture_b"] == "greek")]["comparison_value"].iloc[0]
@@ -327,7 +366,9 @@ def test_seed_stability_figure_has_one_dot_per_seed_pair(drawn):
 
 def test_without_bootstrap_or_permutations_the_figures_still_draw(tmp_path):
     # n_boot 0: no intervals, no node support, no MDS spread; permutations 0: no p-values
-    built = build_results(tmp_path, cultures=CULTURES[:4], groups=GROUPS[:4], labels=LABELS[:4], latlon=LATLON[:4], seeds=(0,), transfer_pairs=(), n_boot=0, permutations=0)
+    built = build_results(
+        tmp_path, cultures=CULTURES[:4], groups=GROUPS[:4], labels=LABELS[:4], latlon=LATLON[:4], seeds=(0,), transfer_pairs=(), n_boot=0, permutations=0
+    )
     r = built["results"]
     common = ["--cultures-file", str(built["registry"]), "--settings", json.dumps(SETTINGS)]
     sim, cl, st, out = r / "similarity", r / "clustering", r / "stats", tmp_path / "figures"
@@ -352,7 +393,19 @@ def test_redrawing_gives_identical_files(drawn, tmp_path):
     built, out = drawn
     again = tmp_path / "again"
     r = built["results"]
-    argv = ["mds", "--cultures-file", str(built["registry"]), "--settings", json.dumps(SETTINGS), "--mds", str(r / "clustering" / "mds.tsv"), "--mds-bootstrap", str(r / "clustering" / "mds_bootstrap.tsv"), "--out", str(again)]
+    argv = [
+        "mds",
+        "--cultures-file",
+        str(built["registry"]),
+        "--settings",
+        json.dumps(SETTINGS),
+        "--mds",
+        str(r / "clustering" / "mds.tsv"),
+        "--mds-bootstrap",
+        str(r / "clustering" / "mds_bootstrap.tsv"),
+        "--out",
+        str(again),
+    ]
     assert figures.main(argv) == 0
     for path in again.iterdir():
         assert path.read_bytes() == (out / "mds" / path.name).read_bytes(), path.name
@@ -398,7 +451,12 @@ def test_ellipse_parameters_recover_a_known_spread():
 def test_mantel_pairs_use_counterparts_then_baseline():
     matrices = {m: np.zeros((3, 3)) for m in ("fd_critic", "fd_reference", "separability_critic", "kid_reference", "geographic_km")}
     pairs = figures.mantel_pairs(["fd_critic", "separability_critic"], matrices, "kid_reference", ["geographic_km", "absent"])
-    assert pairs == [("fd_critic", "fd_reference"), ("fd_critic", "geographic_km"), ("separability_critic", "kid_reference"), ("separability_critic", "geographic_km")]
+    assert pairs == [
+        ("fd_critic", "fd_reference"),
+        ("fd_critic", "geographic_km"),
+        ("separability_critic", "kid_reference"),
+        ("separability_critic", "geographic_km"),
+    ]
 
 
 def test_controls_get_no_figures_of_their_own():
@@ -435,4 +493,18 @@ def test_missing_inputs_name_the_file(drawn, tmp_path):
     with pytest.raises(UserError, match=r"history.tsv: missing column\(s\) g_loss"):
         figures.main(argv)
     with pytest.raises(UserError, match="figures.formats"):
-        figures.main(["summary", "--cultures-file", str(built["registry"]), "--settings", json.dumps({"formats": ["pdf"]}), "--ari-nmi", "a", "--permanova", "b", "--out", "c"])
+        figures.main(
+            [
+                "summary",
+                "--cultures-file",
+                str(built["registry"]),
+                "--settings",
+                json.dumps({"formats": ["pdf"]}),
+                "--ari-nmi",
+                "a",
+                "--permanova",
+                "b",
+                "--out",
+                "c",
+            ]
+        )

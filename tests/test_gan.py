@@ -16,8 +16,19 @@ keras = pytest.importorskip("keras")
 from ganstyle import gan, networks  # noqa: E402
 from ganstyle.config import REPO_ROOT  # noqa: E402
 
-TINY = {"g_width": 4, "d_width": 4, "max_width": 16, "latent_dim": 8, "batch_size": 4,
-        "samples": 16, "grid": 2, "n_boot": 5, "log_every": 2, "checkpoint_every": 4, "steps": 6}
+TINY = {
+    "g_width": 4,
+    "d_width": 4,
+    "max_width": 16,
+    "latent_dim": 8,
+    "batch_size": 4,
+    "samples": 16,
+    "grid": 2,
+    "n_boot": 5,
+    "log_every": 2,
+    "checkpoint_every": 4,
+    "steps": 6,
+}
 
 
 def _settings(**overrides):
@@ -203,9 +214,21 @@ def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
         np.savez(tmp_path / f"{culture}_samples.npz", images=heldout_like)
         paths[culture] = (tmp_path / f"{culture}_samples.npz", corpus)
     long_path, matrix_path = tmp_path / "sanity_kid.tsv", tmp_path / "sanity_kid_matrix.tsv"
-    argv = ["--cultures", "light", "dark", "--samples", *[str(p[0]) for p in paths.values()],
-            "--corpus", *[str(p[1]) for p in paths.values()], "--out-long", str(long_path), "--out-matrix", str(matrix_path),
-            "--settings", json.dumps({"sanity_n_boot": 5})]
+    argv = [
+        "--cultures",
+        "light",
+        "dark",
+        "--samples",
+        *[str(p[0]) for p in paths.values()],
+        "--corpus",
+        *[str(p[1]) for p in paths.values()],
+        "--out-long",
+        str(long_path),
+        "--out-matrix",
+        str(matrix_path),
+        "--settings",
+        json.dumps({"sanity_n_boot": 5}),
+    ]
     assert gan.main(argv, stage="gan-sanity") == 0
     table = pd.read_csv(long_path, sep="\t")
     assert list(table.columns[:5]) == ["generator_culture", "heldout_culture", "kid", "ci_low", "ci_high"]
@@ -220,10 +243,27 @@ def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
 def _train_argv(tmp_path, corpus, name, seeds=("0",), **overrides):
     """(output folder of the first seed, its checkpoint folder, argv)."""
     out, checkpoints = tmp_path / name / "out", tmp_path / name / "ckpt"
-    return out / f"seed{seeds[0]}", checkpoints / f"seed{seeds[0]}", [
-        "--corpus", str(corpus), "--culture", "tiny", "--seeds", *seeds, "--out", str(out), "--checkpoints", str(checkpoints),
-        "--settings", json.dumps({**TINY, **overrides}), "--threads", "1", "--no-progress",
-    ]
+    return (
+        out / f"seed{seeds[0]}",
+        checkpoints / f"seed{seeds[0]}",
+        [
+            "--corpus",
+            str(corpus),
+            "--culture",
+            "tiny",
+            "--seeds",
+            *seeds,
+            "--out",
+            str(out),
+            "--checkpoints",
+            str(checkpoints),
+            "--settings",
+            json.dumps({**TINY, **overrides}),
+            "--threads",
+            "1",
+            "--no-progress",
+        ],
+    )
 
 
 def _weights(path):
@@ -310,8 +350,9 @@ def test_train_gan_rejects_a_corpus_without_heldout_images(tmp_path):
 
 def _cli(argv, **kwargs):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "ganstyle", "train-gan", *argv], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganstyle", "train-gan", *argv], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs
+    )
 
 
 def test_killed_training_resumes_to_the_same_weights(tmp_path):

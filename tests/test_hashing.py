@@ -75,9 +75,7 @@ def test_hex_round_trip_and_hamming():
 
 def _reference_pairs(a, b, max_bits, same):
     return sorted(
-        (i, j, hamming(x, y))
-        for (i, x), (j, y) in itertools.product(enumerate(a), enumerate(b))
-        if hamming(x, y) <= max_bits and (not same or i < j)
+        (i, j, hamming(x, y)) for (i, x), (j, y) in itertools.product(enumerate(a), enumerate(b)) if hamming(x, y) <= max_bits and (not same or i < j)
     )
 
 

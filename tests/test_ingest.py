@@ -207,7 +207,15 @@ def test_the_kept_set_does_not_depend_on_listing_order():
     hashes = [int(h) for h in rng.integers(0, 2**63, 6)]
     names = ["z.png", "a.png", "m.png", "b.png", "q.png", "c.png", "d.png"]
     # z/a same pixels, m near them, b (larger) near q, c and d unrelated
-    spec = [("id0", hashes[0], 50), ("id0", hashes[0], 50), ("id2", hashes[0] ^ 0b11, 50), ("id3", hashes[1], 80), ("id4", hashes[1] ^ 1, 40), ("id5", hashes[2], 50), ("id6", hashes[3], 50)]
+    spec = [
+        ("id0", hashes[0], 50),
+        ("id0", hashes[0], 50),
+        ("id2", hashes[0] ^ 0b11, 50),
+        ("id3", hashes[1], 80),
+        ("id4", hashes[1] ^ 1, 40),
+        ("id5", hashes[2], 50),
+        ("id6", hashes[3], 50),
+    ]
     candidates = [
         Candidate(name, name.encode(), sid, "0" * 64, h, side, side, "RGB", "PNG", 1, 1, "none", np.zeros((1, 4, 4, 1), np.uint8))
         for name, (sid, h, side) in zip(names, spec)

@@ -109,8 +109,10 @@ def test_shared_images_are_dropped_from_both_corpora(tmp_path):
 
 
 def _leaks(*cultures):
-    return pd.DataFrame([{c: "x" for c in leakage.LEAKAGE_COLUMNS} | {"culture": culture, "id": f"{culture}{i}"}
-                         for i, culture in enumerate(cultures)], columns=leakage.LEAKAGE_COLUMNS)
+    return pd.DataFrame(
+        [{c: "x" for c in leakage.LEAKAGE_COLUMNS} | {"culture": culture, "id": f"{culture}{i}"} for i, culture in enumerate(cultures)],
+        columns=leakage.LEAKAGE_COLUMNS,
+    )
 
 
 def test_rows_digest_changes_only_with_the_cultures_own_rows():

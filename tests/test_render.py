@@ -141,8 +141,24 @@ def test_cli_writes_corpus_sheets_and_font_table(font_dir, tmp_path):
     out, sheets = tmp_path / "demo", tmp_path / "sheets"
     (out / "latin").mkdir(parents=True)
     Image.new("L", (8, 8), 255).save(out / "latin" / "0099.png")  # left from an earlier, larger run
-    argv = ["render-scripts", "--scripts", "Latn", "cyrl", "--font-dir", str(font_dir), "--per-script", "5",
-            "--size", "32", "--seed", "0", "--out", str(out), "--sheet", str(sheets)]
+    argv = [
+        "render-scripts",
+        "--scripts",
+        "Latn",
+        "cyrl",
+        "--font-dir",
+        str(font_dir),
+        "--per-script",
+        "5",
+        "--size",
+        "32",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--sheet",
+        str(sheets),
+    ]
     assert cli.main(argv) == 0
     for culture in ("latin", "cyrillic"):
         files = sorted(p.name for p in (out / culture).iterdir())

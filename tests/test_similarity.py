@@ -251,10 +251,18 @@ def test_planted_structure_is_recovered_by_the_critic_measures():
     resamples = similarity.bootstrap_resamples(groups, 10, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        joint, _, _, _ = similarity.space_estimates(similarity.SpaceData([features], logits, centres), similarity.SPACES["joint"],
-                                                    labels_index, groups, resamples, SETTINGS, cultures)
-        panel, _, _, _ = similarity.space_estimates(similarity.SpaceData([features[:, :100], features[:, 100:]], logits), similarity.SPACES["critic"],
-                                                    labels_index, groups, resamples, SETTINGS, cultures)
+        joint, _, _, _ = similarity.space_estimates(
+            similarity.SpaceData([features], logits, centres), similarity.SPACES["joint"], labels_index, groups, resamples, SETTINGS, cultures
+        )
+        panel, _, _, _ = similarity.space_estimates(
+            similarity.SpaceData([features[:, :100], features[:, 100:]], logits),
+            similarity.SPACES["critic"],
+            labels_index,
+            groups,
+            resamples,
+            SETTINGS,
+            cultures,
+        )
     for name in ("cross_conditional_joint", "embedding_cosine_joint", "separability_joint", "kid_joint", "crossnobis_joint"):
         assert adjusted_rand_score(planted, _recovered(joint[name].value)) == 1.0, name
     for name in ("kid_median_critic", "crossnobis_median_critic", "crossnobis_critic", "separability_critic"):
@@ -311,8 +319,19 @@ def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
     assert list(table.columns) == similarity.LONG_COLUMNS
     k = len(cultures)
     assert set(table["measure"]) == set(similarity.MEASURES) | {"transfer_cycle_l1", "transfer_cycle_l1_sym"}
-    for name in ("logit_auc_critic", "separability_critic", "fd_critic", "kid_critic", "probe_critic", "cross_conditional_joint",
-                 "kid_median_critic", "crossnobis_joint_untrained", "fd_reference", "fd_critic_excess", "transfer_cycle_l1_sym"):
+    for name in (
+        "logit_auc_critic",
+        "separability_critic",
+        "fd_critic",
+        "kid_critic",
+        "probe_critic",
+        "cross_conditional_joint",
+        "kid_median_critic",
+        "crossnobis_joint_untrained",
+        "fd_reference",
+        "fd_critic_excess",
+        "transfer_cycle_l1_sym",
+    ):
         rows = table[table["measure"] == name]
         assert len(rows) == k * k, name
         matrix = pd.read_csv(out / "matrices" / f"{name}.tsv", sep="\t", index_col=0)
@@ -323,7 +342,9 @@ def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
 
     with np.load(out / "distances.npz") as data:
         names = list(data["measures"])
-        assert {"separability_critic", "fd_critic", "kid_critic", "probe_critic", "fd_reference", "embedding_cosine_joint", "transfer_cycle_l1_sym"} <= set(names)
+        assert {"separability_critic", "fd_critic", "kid_critic", "probe_critic", "fd_reference", "embedding_cosine_joint", "transfer_cycle_l1_sym"} <= set(
+            names
+        )
         assert "logit_auc_critic" not in names  # asymmetric: not a distance
         assert data["fd_critic__boot"].shape == (SETTINGS["n_boot"], k, k)
         assert "transfer_cycle_l1_sym__boot" not in data.files and "embedding_cosine_joint__boot" not in data.files

@@ -152,16 +152,22 @@ def test_stage_end_to_end(tmp_path):
     centres = {g: 4.0 * rng.normal(size=10) for g in sorted(set(group))}
     n = 16
     feats = tmp_path / "features"
-    _, critics, reference = write_feature_files(feats, cultures, n=n, seeds=(0, 1), centres={c: centres[g] + 0.5 * rng.normal(size=10) for c, g in zip(cultures, group)})
+    _, critics, reference = write_feature_files(
+        feats, cultures, n=n, seeds=(0, 1), centres={c: centres[g] + 0.5 * rng.normal(size=10) for c, g in zip(cultures, group)}
+    )
     sim_settings = {"n_components": 6, "n_boot": 8, "ci": 0.9, "split_half_reps": 4, "probe_folds": 3, "probe_c": 1.0, "crossnobis_folds": 4, "seed": 0}
     sim = tmp_path / "similarity"
-    similarity.main(["--cultures", *cultures, "--critic-features", *critics, "--reference", reference, "--out", str(sim), "--settings", json.dumps(sim_settings)])
+    similarity.main(
+        ["--cultures", *cultures, "--critic-features", *critics, "--reference", reference, "--out", str(sim), "--settings", json.dumps(sim_settings)]
+    )
     cl = tmp_path / "clustering"
     clustering.main(["--distances", str(sim / "distances.npz"), "--out", str(cl), "--settings", json.dumps({"methods": ["average"], "max_clusters": 4})])
 
     registry = tmp_path / "cultures.tsv"
     lat = [10, 11, 30, 31, 50, 51]
-    registry.write_text("culture\tpath\tlabel\tgroup\tlat\tlon\n" + "".join(f"{c}\t{c}\t{c.upper()}\t{g}\t{la}\t{la}\n" for c, g, la in zip(cultures, group, lat)))
+    registry.write_text(
+        "culture\tpath\tlabel\tgroup\tlat\tlon\n" + "".join(f"{c}\t{c}\t{c.upper()}\t{g}\t{la}\t{la}\n" for c, g, la in zip(cultures, group, lat))
+    )
     external = tmp_path / "language.tsv"
     square = (np.array(group)[:, None] != np.array(group)[None, :]).astype(float)  # 1 between groups, 0 within
     pd.DataFrame(square, index=cultures, columns=cultures).to_csv(external, sep="\t")
@@ -205,7 +211,9 @@ def test_stage_end_to_end(tmp_path):
 
     summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("measure")
     assert summary.loc["fd_reference", "ari_groups"] == 1.0
-    assert summary.loc["fd_critic", "r_fd_reference"] == pytest.approx(mantel[(mantel["matrix_a"] == "fd_reference") & (mantel["matrix_b"] == "fd_critic")]["r"].iloc[0])
+    assert summary.loc["fd_critic", "r_fd_reference"] == pytest.approx(
+        mantel[(mantel["matrix_a"] == "fd_reference") & (mantel["matrix_b"] == "fd_critic")]["r"].iloc[0]
+    )
     assert np.isfinite(summary.loc["fd_critic", "seed_r_min"]) and np.isnan(summary.loc["fd_reference", "seed_r_min"])
 
     again = tmp_path / "again"

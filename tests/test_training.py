@@ -12,7 +12,7 @@ from ganstyle.errors import UserError  # noqa: E402
 
 def _numbered_images(n):
     """Image i is filled with the value i, so a batch reveals which images it holds."""
-    return (np.arange(n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 1), np.uint8))
+    return np.arange(n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 1), np.uint8)
 
 
 def _ids(batch):
@@ -105,8 +105,15 @@ def _run(tmp_path, total, seed=0, checkpoint_every=5, log_every=5, fingerprint="
     task = ToyTask(seed)
     images = _numbered_images(10)
     checkpointer = training.Checkpointer(tmp_path, task.variables(), fingerprint)
-    history = training.train(task, lambda a, b: training.step_batches(images, 4, seed, a, b), total, checkpointer,
-                             checkpoint_every=checkpoint_every, log_every=log_every, progress=False)
+    history = training.train(
+        task,
+        lambda a, b: training.step_batches(images, 4, seed, a, b),
+        total,
+        checkpointer,
+        checkpoint_every=checkpoint_every,
+        log_every=log_every,
+        progress=False,
+    )
     return task, history
 
 

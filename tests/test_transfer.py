@@ -16,8 +16,18 @@ from ganstyle.errors import UserError
 
 CULTURES = ["latin", "greek", "old_norse", "old", "norse_x"]
 
-TINY = {"steps": 4, "batch_size": 2, "g_width": 2, "d_width": 2, "pool_size": 4, "checkpoint_every": 2,
-        "log_every": 2, "grid_images": 3, "n_boot": 20, "pairs": []}
+TINY = {
+    "steps": 4,
+    "batch_size": 2,
+    "g_width": 2,
+    "d_width": 2,
+    "pool_size": 4,
+    "checkpoint_every": 2,
+    "log_every": 2,
+    "grid_images": 3,
+    "n_boot": 20,
+    "pairs": [],
+}
 
 
 # ---------------------------------------------------------------- pairs
@@ -34,14 +44,17 @@ def test_listed_pairs_are_split_at_the_double_underscore_between_known_cultures(
     assert transfer.parse_pairs([], CULTURES) == []
 
 
-@pytest.mark.parametrize("pairs,message", [
-    (["greek__klingon"], "unknown culture.*klingon"),
-    (["latin__greek"], "write pair 'latin__greek' as 'greek__latin'"),
-    (["latin__latin"], "with itself"),
-    (["greek__latin", "greek__latin"], "listed twice"),
-    (["greeklatin"], "not of the form a__b"),
-    ("some", "expected 'all' or a list"),
-])
+@pytest.mark.parametrize(
+    "pairs,message",
+    [
+        (["greek__klingon"], "unknown culture.*klingon"),
+        (["latin__greek"], "write pair 'latin__greek' as 'greek__latin'"),
+        (["latin__latin"], "with itself"),
+        (["greek__latin", "greek__latin"], "listed twice"),
+        (["greeklatin"], "not of the form a__b"),
+        ("some", "expected 'all' or a list"),
+    ],
+)
 def test_bad_pairs_name_the_config_key(pairs, message):
     with pytest.raises(UserError, match="transfer.pairs") as err:
         transfer.parse_pairs(pairs, CULTURES)
@@ -184,10 +197,31 @@ def pair_inputs(tmp_path_factory):
 
 
 def _argv(inputs, out, checkpoints, **overrides):
-    return ["--culture-a", "horiz", "--culture-b", "vert", "--corpus-a", str(inputs["corpus_a"]), "--corpus-b", str(inputs["corpus_b"]),
-            "--critic-a", str(inputs["critic_a"]), "--critic-b", str(inputs["critic_b"]), "--label-a", "Horizontal",
-            "--out", str(out), "--checkpoints", str(checkpoints), "--settings", json.dumps({**TINY, **overrides}),
-            "--threads", "1", "--no-progress"]
+    return [
+        "--culture-a",
+        "horiz",
+        "--culture-b",
+        "vert",
+        "--corpus-a",
+        str(inputs["corpus_a"]),
+        "--corpus-b",
+        str(inputs["corpus_b"]),
+        "--critic-a",
+        str(inputs["critic_a"]),
+        "--critic-b",
+        str(inputs["critic_b"]),
+        "--label-a",
+        "Horizontal",
+        "--out",
+        str(out),
+        "--checkpoints",
+        str(checkpoints),
+        "--settings",
+        json.dumps({**TINY, **overrides}),
+        "--threads",
+        "1",
+        "--no-progress",
+    ]
 
 
 def test_train_transfer_end_to_end_on_a_tiny_pair(tmp_path, pair_inputs):
@@ -245,8 +279,9 @@ def test_train_transfer_refuses_bad_inputs(tmp_path, pair_inputs):
 
 def _cli(argv):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "ganstyle", "train-transfer", *argv], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganstyle", "train-transfer", *argv], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _generator_weights(path):
@@ -282,7 +317,8 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, pair_inputs):
         for a, b in zip(_generator_weights(straight_out / name), _generator_weights(killed_out / name)):
             np.testing.assert_array_equal(a, b, err_msg=name)
     columns = ["step", "g_loss", "cycle", "d_a_loss", "d_b_loss"]
-    pd.testing.assert_frame_equal(pd.read_csv(straight_out / "history.tsv", sep="\t")[columns],
-                                  pd.read_csv(killed_out / "history.tsv", sep="\t")[columns])
-    pd.testing.assert_frame_equal(pd.read_csv(straight_out / "metrics.tsv", sep="\t").drop(columns="train_seconds"),
-                                  pd.read_csv(killed_out / "metrics.tsv", sep="\t").drop(columns="train_seconds"))
+    pd.testing.assert_frame_equal(pd.read_csv(straight_out / "history.tsv", sep="\t")[columns], pd.read_csv(killed_out / "history.tsv", sep="\t")[columns])
+    pd.testing.assert_frame_equal(
+        pd.read_csv(straight_out / "metrics.tsv", sep="\t").drop(columns="train_seconds"),
+        pd.read_csv(killed_out / "metrics.tsv", sep="\t").drop(columns="train_seconds"),
+    )

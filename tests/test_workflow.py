@@ -40,17 +40,14 @@ def tiny_run(tmp_path_factory):
         folder.mkdir(parents=True)
         for png in sorted((REPO / "data" / "demo" / culture).glob("*.png"))[:60]:
             shutil.copy(png, folder / png.name)
-        rows.append({"culture": culture, "path": str(folder), "label": culture.title(), "group": group,
-                     "lat": 40.0 + len(rows), "lon": 10.0 * len(rows)})
+        rows.append({"culture": culture, "path": str(folder), "label": culture.title(), "group": group, "lat": 40.0 + len(rows), "lon": 10.0 * len(rows)})
     pd.DataFrame(rows).to_csv(work / "cultures.tsv", sep="\t", index=False)
     config = {
         "cultures": str(work / "cultures.tsv"),
         "ingest": {"resolution": 32, "min_images": 20, "heldout_fraction": 0.3},
-        "gan": {"steps": 20, "batch_size": 8, "checkpoint_every": 10, "log_every": 10,
-                "samples": 24, "grid": 4, "n_boot": 5, "seeds": [0, 1]},
+        "gan": {"steps": 20, "batch_size": 8, "checkpoint_every": 10, "log_every": 10, "samples": 24, "grid": 4, "n_boot": 5, "seeds": [0, 1]},
         "joint": {"steps": 20, "batch_size": 8, "snapshots": 2, "snapshot_every": 10},
-        "transfer": {"pairs": ["greek__latin"], "steps": 6, "batch_size": 2, "checkpoint_every": 3,
-                     "log_every": 3, "grid_images": 2, "n_boot": 5},
+        "transfer": {"pairs": ["greek__latin"], "steps": 6, "batch_size": 2, "checkpoint_every": 3, "log_every": 3, "grid_images": 2, "n_boot": 5},
         "similarity": {"n_components": 4, "n_boot": 5, "split_half_reps": 3, "probe_folds": 2},
         "stats": {"permutations": 19},
         "figures": {"formats": ["png"], "dpi": 72},
@@ -58,9 +55,11 @@ def tiny_run(tmp_path_factory):
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     before = tree_digest(images)
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work),
-         "--configfile", str(work / "config.yaml"), "--cores", "2"],
-        cwd=REPO, capture_output=True, text=True, timeout=1500,
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(work / "config.yaml"), "--cores", "2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return work, before, images
@@ -104,12 +103,26 @@ def test_inputs_are_never_written(tiny_run):
     assert tree_digest(images) == before
 
 
-
 def snakemake(work: Path, *options: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work),
-         "--configfile", str(work / "config.yaml"), "--cores", "2", *options],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(work),
+            "--configfile",
+            str(work / "config.yaml"),
+            "--cores",
+            "2",
+            *options,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout + result.stderr

@@ -292,9 +292,7 @@ def kid(
     paired with itself; on sets without repeated rows (de-duplicated images)
     the value is exactly torch-fidelity's estimator.
     """
-    values = kid_subsets(
-        x, y, subsets=subsets, subset_size=subset_size, seed=seed, degree=degree, coef0=coef0, distinct_pairs=distinct_pairs
-    )
+    values = kid_subsets(x, y, subsets=subsets, subset_size=subset_size, seed=seed, degree=degree, coef0=coef0, distinct_pairs=distinct_pairs)
     if np.all(values == values[0]):
         mean, std = float(values[0]), 0.0  # whole sets: no subsampling variability (and no rounding noise)
     else:
@@ -338,9 +336,7 @@ def _interval(values: np.ndarray, ci: float, what: str) -> tuple[float, float]:
 BOOTSTRAP_METHODS = ("percentile", "basic")
 
 
-def bootstrap(
-    fn: Callable, x, y, n_boot: int = 200, seed: int = 0, ci: float = 0.95, method: str = "percentile"
-) -> tuple[float, float, float]:
+def bootstrap(fn: Callable, x, y, n_boot: int = 200, seed: int = 0, ci: float = 0.95, method: str = "percentile") -> tuple[float, float, float]:
     """``(value, low, high)``: ``fn(x, y)`` on the full sets and its bootstrap interval.
 
     Each of ``n_boot`` replicates resamples the rows of ``x`` and of ``y``
@@ -388,9 +384,7 @@ def bootstrap(
     return value, low, high
 
 
-def split_half_floor(
-    fn: Callable, x, n_rep: int = 20, seed: int = 0, ci: float = 0.95, half_size: int | None = None
-) -> tuple[float, float, float]:
+def split_half_floor(fn: Callable, x, n_rep: int = 20, seed: int = 0, ci: float = 0.95, half_size: int | None = None) -> tuple[float, float, float]:
     """``(mean, low, high)`` of ``fn(a, b)`` over ``n_rep`` random splits of ``x`` into two disjoint halves.
 
     The distance a set has to itself through sampling alone: the noise floor
@@ -406,10 +400,7 @@ def split_half_floor(
     x = np.asarray(x)
     half_size = len(x) // 2 if half_size is None else int(half_size)
     if half_size < 2 or 2 * half_size > len(x):
-        raise ValueError(
-            f"split_half_floor needs two disjoint halves of at least 2 rows: "
-            f"{len(x)} rows, half_size {half_size}"
-        )
+        raise ValueError(f"split_half_floor needs two disjoint halves of at least 2 rows: {len(x)} rows, half_size {half_size}")
     rng = np.random.default_rng(seed)
 
     def splits():
@@ -480,7 +471,9 @@ def memorisation(generated, train, heldout) -> dict[str, float]:
     if heldout_median > 0:
         ratio = generated_median / heldout_median
     else:
-        warnings.warn("memorisation: half or more of the held-out samples equal a train sample (median NN distance 0); ratio is NaN", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "memorisation: half or more of the held-out samples equal a train sample (median NN distance 0); ratio is NaN", RuntimeWarning, stacklevel=2
+        )
         ratio = math.nan
     heldout_p05 = float(np.quantile(heldout_nn, 0.05))
     return {

@@ -119,10 +119,7 @@ def _zero_mean_unit_norm(kernel: np.ndarray) -> np.ndarray:
 def filter_bank() -> np.ndarray:
     """The (FILTER_SIZE**2, 8) filter matrix: 4 random filters, then 4 oriented edge filters."""
     size = FILTER_SIZE
-    random_filters = [
-        _zero_mean_unit_norm(2.0 * _hash_uniform(f"ref-v1/random-filter/{i}", size * size) - 1.0)
-        for i in range(N_RANDOM_FILTERS)
-    ]
+    random_filters = [_zero_mean_unit_norm(2.0 * _hash_uniform(f"ref-v1/random-filter/{i}", size * size) - 1.0) for i in range(N_RANDOM_FILTERS)]
     offsets = np.arange(size) - size // 2
     rows, cols = np.meshgrid(offsets, offsets, indexing="ij")
     gaussian = np.exp(-(rows**2 + cols**2) / (2.0 * EDGE_SIGMA**2))

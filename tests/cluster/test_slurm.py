@@ -60,6 +60,7 @@ def test_workflow_on_real_slurm(tmp_path, request):
 
 # ------------------------------------------------------------------ dry runs of the profiles
 
+
 def tiny_project(root: Path, cultures=("latin", "greek", "arabic"), n_images=6) -> Path:
     """Folders of small PNGs and a config.yaml, enough for a dry run."""
     rng = np.random.default_rng(0)
@@ -80,7 +81,10 @@ def dry_run_resources(workdir: Path, *options: str) -> list[tuple[str, dict]]:
     """(rule, resources) of every job a dry run lists."""
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", "config.yaml", "-n", *options],
-        cwd=workdir, capture_output=True, text=True, timeout=300,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     jobs = []
