@@ -25,6 +25,8 @@ All networks take and return float32 images in [-1, 1], NHWC.
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import tensorflow as tf
 from keras import layers, ops
@@ -345,15 +347,27 @@ def pair_batches(images_a, images_b, batch_size: int, seed: int, start_step: int
     return tf.data.Dataset.zip((stream_a, stream_b))
 
 
+# one traced inference function per generator: translate() is called many times per pair
+_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward(generator):
+    if generator not in _FORWARD:
+
+        @tf.function(reduce_retracing=True)
+        def forward(batch):
+            translated = tf.cast(generator(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False), tf.float32)
+            return tf.cast(tf.clip_by_value(tf.round((translated + 1.0) * 127.5), 0, 255), tf.uint8)
+
+        _FORWARD[generator] = forward
+    return _FORWARD[generator]
+
+
 def translate(generator, images_uint8, batch_size: int = 64):
     """uint8 NHWC images through a generator (inference), back to uint8 NHWC."""
     import numpy as np
 
-    @tf.function(reduce_retracing=True)
-    def forward(batch):
-        translated = tf.cast(generator(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False), tf.float32)
-        return tf.cast(tf.clip_by_value(tf.round((translated + 1.0) * 127.5), 0, 255), tf.uint8)
-
+    forward = _forward(generator)
     if len(images_uint8) == 0:
         return np.zeros_like(images_uint8)
     return np.concatenate([forward(tf.constant(images_uint8[i : i + batch_size])).numpy() for i in range(0, len(images_uint8), batch_size)])

@@ -46,3 +46,27 @@ def within_across_auc(distance: np.ndarray, groups: Sequence) -> float:
 def within_across_auc_replicates(replicates: np.ndarray, groups: Sequence) -> np.ndarray:
     """The endpoint of each (B, K, K) replicate matrix: (B,)."""
     return np.asarray([within_across_auc(matrix, groups) for matrix in replicates])
+
+
+def adjusted_rand_indices(truths: np.ndarray, clusters) -> np.ndarray:
+    """Adjusted Rand index of each row of ``truths`` (R, n) against one labelling ``clusters`` (n,),
+    as sklearn's ``adjusted_rand_score`` defines it (1.0 where both labellings are trivial), vectorised
+    over rows so that a permutation test over thousands of shuffles stays cheap."""
+    truths = np.atleast_2d(np.asarray(truths))
+    _, t = np.unique(truths, return_inverse=True)
+    t = t.reshape(truths.shape)
+    _, c = np.unique(np.asarray(clusters), return_inverse=True)
+    n_t, n_c, rows, n = t.max() + 1, c.max() + 1, t.shape[0], t.shape[1]
+    cells = (np.arange(rows)[:, None] * n_t + t) * n_c + c[None, :]
+    table = np.bincount(cells.ravel(), minlength=rows * n_t * n_c).reshape(rows, n_t, n_c).astype(float)
+
+    def pairs(x):
+        return x * (x - 1) / 2
+
+    index = pairs(table).sum(axis=(1, 2))
+    a, b = pairs(table.sum(axis=2)).sum(axis=1), pairs(table.sum(axis=1)).sum(axis=1)
+    expected = a * b / pairs(float(n)) if n > 1 else np.zeros(rows)
+    maximum = (a + b) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ari = (index - expected) / (maximum - expected)
+    return np.where(np.isclose(maximum, expected), 1.0, ari)

@@ -25,3 +25,17 @@ def test_auc_is_the_share_of_within_across_comparisons_won():
     assert within_across_auc(d, groups) == pytest.approx(6 / 8)
     assert np.isnan(within_across_auc(d, ["a", "b", "c", "d"]))  # no within-group pairs
     np.testing.assert_allclose(within_across_auc_replicates(np.stack([d, d]), groups), [0.75, 0.75])
+
+
+def test_adjusted_rand_indices_match_sklearn_row_by_row():
+    from sklearn.metrics import adjusted_rand_score
+
+    from ganstyle.metrics.groups import adjusted_rand_indices
+
+    rng = np.random.default_rng(0)
+    clusters = rng.integers(0, 4, 12)
+    truths = np.stack([rng.permutation(np.repeat(["a", "b", "c", "d"], 3)) for _ in range(50)])
+    np.testing.assert_allclose(adjusted_rand_indices(truths, clusters), [adjusted_rand_score(t, clusters) for t in truths], atol=1e-12)
+    # trivial labellings, as sklearn: all in one cluster against all in one group -> 1
+    assert adjusted_rand_indices(np.zeros((1, 5)), np.zeros(5))[0] == adjusted_rand_score(np.zeros(5), np.zeros(5))
+    assert adjusted_rand_indices(np.arange(5)[None], np.zeros(5))[0] == pytest.approx(adjusted_rand_score(np.arange(5), np.zeros(5)))

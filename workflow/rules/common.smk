@@ -181,8 +181,6 @@ from ganstyle.transfer import pair_name, parse_pairs
 
 try:
     TRANSFER_PAIRS = parse_pairs(config["transfer"]["pairs"], CULTURES)
-
-
 except UserError as err:
     raise WorkflowError(f"invalid config: {err}") from None
 
@@ -227,12 +225,13 @@ def critic_feature_files():
 
 
 def transfer_distance_input():
-    """Transfer distances are an input only when transfer pairs are configured."""
-    return (
-        [f"{RESULTS}/transfer/transfer_distances.tsv"]
-        if config["transfer"]["pairs"]
-        else []
-    )
+    """Transfer distances are an input only when the pairs cover every pair of cultures: only then
+    are they distance matrices; a partial set (the demo's 6 pairs) stays in transfer_distances.tsv
+    and must not hold the similarity stage (and everything after it) back until transfer ends.
+    """
+    n = len(CULTURES)
+    complete = len(TRANSFER_PAIRS) == n * (n - 1) // 2 and n > 1
+    return [f"{RESULTS}/transfer/transfer_distances.tsv"] if complete else []
 
 
 # ---- used by stats.smk

@@ -16,6 +16,8 @@ rule train_gan:
         f"{LOGS}/gan/{{culture}}.log",
     benchmark:
         f"{BENCHMARKS}/gan/{{culture}}.tsv"
+    # critics gate the features and the transfer pairs; figures can wait
+    priority: 20
     conda:
         "../envs/ganstyle.yaml"
     # one thread per job: on a CPU machine several cultures then train side by side,

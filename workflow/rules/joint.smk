@@ -17,6 +17,8 @@ rule train_joint:
         f"{LOGS}/joint/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/joint/seed{{seed}}.tsv"
+    # the longest training jobs start first: every feature job waits for them
+    priority: 30
     conda:
         "../envs/ganstyle.yaml"
     threads: 1

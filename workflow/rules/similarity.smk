@@ -2,7 +2,7 @@
 
 
 rule similarity:
-    """Critic AUC, FD/KID and linear-probe distances (critic panel and reference baseline), transfer distances."""
+    """Distances of every measure in every critic space, its controls and the reference baseline (transfer distances when all pairs ran)."""
     input:
         critics=critic_feature_files(),
         reference=rules.reference_features.output[0],

@@ -27,6 +27,8 @@ rule train_transfer:
     wildcard_constraints:
         a=_CULTURE_PATTERN,
         b=_CULTURE_PATTERN,
+    # after the critics it needs, before the figures
+    priority: 10
     conda:
         "../envs/ganstyle.yaml"
     threads: 1
