@@ -1079,6 +1079,15 @@ def plot_seed_stability(table: pd.DataFrame) -> object:
     ax.axvline(0.9, color="0.5", linestyle="--", linewidth=0.7)
     ax.set_yticks(list(y.values()), [measure_label(m) for m in y])
     ax.set_xlabel("Mantel r between seeds (one dot per pair of seeds)")
+    from matplotlib.lines import Line2D
+
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", linestyle="none", color=ROLE_COLOURS[r], label=ROLE_NAMES[r]) for r in dict.fromkeys(table["role"]) if r in ROLE_COLOURS
+        ],
+        loc="lower left",
+        fontsize="small",
+    )
     ax.set_xlim(min(-0.1, float(table["r"].min()) - 0.05), 1.02)
     fig.suptitle("Stability of every per-seed measure across GAN seeds")
     return fig
@@ -1493,21 +1502,11 @@ def _true(value) -> bool:
 
 
 def draw_group_recovery(args, settings: dict, display: Display) -> None:
+    from ganstyle.stats import RECOVERY_COLUMNS
+
     recovery = read_table(
         args.group_recovery,
-        [
-            "measure",
-            "space",
-            "role",
-            "ari",
-            "ari_p_value",
-            "group_auc",
-            "group_auc_ci_low",
-            "group_auc_ci_high",
-            "group_auc_seed_min",
-            "group_auc_seed_max",
-            "n_seeds",
-        ],
+        RECOVERY_COLUMNS,
         "group-recovery table",
     )
     if recovery.empty:

@@ -495,7 +495,6 @@ def train_gan(
 
 def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, train_images, heldout_images, precision: str, threads, started: float) -> dict:
     """Models, samples, history and quality metrics of one trained (culture, seed)."""
-    import tensorflow as tf
 
     from ganstyle import training
 
@@ -524,10 +523,7 @@ def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, 
             "settings": settings,
             "resolution": int(train_images.shape[1]),
             "channels": int(train_images.shape[3]),
-            "precision": precision,
-            "device": "GPU" if training.gpu_available() else "CPU",
-            "threads": threads,
-            "tensorflow": tf.__version__,
+            **training.run_environment(precision, threads),
         }
     )
     io.write_json(out / "metrics.json", metrics)

@@ -149,7 +149,6 @@ def train_joint(
 
     sanity = conditional_sanity(samples, sample_labels, heldout, cultures)
     io.write_tsv(out / "sanity_kid.tsv", sanity)
-    import tensorflow as tf
 
     metrics = {
         "seed": seed,
@@ -160,10 +159,7 @@ def train_joint(
         "wall_seconds_this_run": time.perf_counter() - started,
         "own_culture_closest": int(sanity.groupby("generator_culture")["own_is_smallest"].first().sum()),
         "settings": settings,
-        "precision": precision,
-        "device": "GPU" if training.gpu_available() else "CPU",
-        "threads": threads,
-        "tensorflow": tf.__version__,
+        **training.run_environment(precision, threads),
     }
     io.write_json(out / "metrics.json", metrics)
     log.info(

@@ -161,30 +161,10 @@ def image_level_tests(
     anova, disp = [], []
     base = {"level": "image", "space": space, "n_objects": len(features)}
 
-    result = permanova(dm, cultures, permutations=permutations, seed=seed)
-    anova.append(
-        {
-            **base,
-            "factor": "culture",
-            "permuted": "images",
-            "n_groups": n_cultures,
-            "statistic": result["test statistic"],
-            "p_value": result["p-value"],
-            "permutations": permutations,
-        }
-    )
-    result = permdisp(ordination, cultures, permutations=permutations, seed=seed)
-    disp.append(
-        {
-            **base,
-            "factor": "culture",
-            "permuted": "images",
-            "n_groups": n_cultures,
-            "statistic": result["test statistic"],
-            "p_value": result["p-value"],
-            "permutations": permutations,
-        }
-    )
+    by_culture = {**base, "factor": "culture", "permuted": "images", "n_groups": n_cultures, "permutations": permutations}
+    for rows, test, data in ((anova, permanova, dm), (disp, permdisp, ordination)):
+        result = test(data, cultures, permutations=permutations, seed=seed)
+        rows.append({**by_culture, "statistic": result["test statistic"], "p_value": result["p-value"]})
 
     with_group = np.isin(cultures, list(group_of))
     n_groups = len(set(group_of[c] for c in set(cultures[with_group]))) if with_group.any() else 0

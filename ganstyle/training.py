@@ -128,6 +128,11 @@ def configure_precision(setting="auto") -> str:
     return policy
 
 
+def run_environment(precision: str, threads: int | None) -> dict:
+    """Where a training ran, for metrics.json: precision policy, device, threads, TensorFlow version."""
+    return {"precision": precision, "device": "GPU" if gpu_available() else "CPU", "threads": threads, "tensorflow": tf.__version__}
+
+
 # ---------------------------------------------------------------- data
 
 
