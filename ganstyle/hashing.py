@@ -4,7 +4,11 @@ The perceptual hash is a DCT hash: the image is reduced to 32 x 32 grey levels,
 and each of the 64 lowest-frequency cosine coefficients (the DC term, i.e. the
 mean brightness, excluded) contributes one bit: above or below their median.
 Re-encoding, rescaling and mild colour changes move few bits; different images
-differ in about half of them.  Uniform images all hash to 0.
+differ in about half of them.  Uniform images all hash to 0, and smooth ones
+(gradients) nearly so: the hash alone would call a black, a white and a grey
+image near duplicates.  So a near duplicate must also have nearly the same
+pixels: the mean absolute difference of 8 x 8 grey thumbnails
+(:func:`thumbnail`), kept beside the hash, must be small too.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from PIL import Image
 
 PHASH_SIDE = 32  # the image is reduced to this many pixels a side before the DCT
 PHASH_BITS = 64
+THUMBNAIL_SIDE = 8  # the pixel-level check of near duplicates compares 8 x 8 grey thumbnails
 
 
 def content_hash(data: bytes) -> str:
@@ -36,6 +41,41 @@ def pixel_hash(pixels: np.ndarray) -> str:
     return digest.hexdigest()[:16]
 
 
+def _grey(pixels: np.ndarray) -> Image.Image:
+    pixels = np.asarray(pixels, dtype=np.uint8)
+    if pixels.ndim == 3:
+        pixels = pixels[..., 0] if pixels.shape[2] == 1 else pixels
+    image = Image.fromarray(pixels)
+    return image if image.mode == "L" else image.convert("L")
+
+
+def thumbnail(pixels: np.ndarray) -> np.ndarray:
+    """8 x 8 uint8 grey thumbnail (area averages) of a uint8 image (H, W) or (H, W, C)."""
+    return np.asarray(_grey(pixels).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX), dtype=np.uint8)
+
+
+def thumbnail_hex(value: np.ndarray) -> str:
+    return np.asarray(value, dtype=np.uint8).tobytes().hex()
+
+
+def parse_thumbnail(text: str) -> np.ndarray:
+    data = bytes.fromhex(text)
+    if len(data) != THUMBNAIL_SIDE**2:
+        raise ValueError(f"not an {THUMBNAIL_SIDE} x {THUMBNAIL_SIDE} thumbnail: {text[:20]!r}...")
+    return np.frombuffer(data, dtype=np.uint8).reshape(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+
+
+def as_thumbnail_array(values) -> np.ndarray:
+    """Thumbnails (arrays or hex strings) as an (N, 8, 8) uint8 array."""
+    arrays = [parse_thumbnail(v) if isinstance(v, str) else np.asarray(v, dtype=np.uint8) for v in values]
+    return np.stack(arrays) if arrays else np.zeros((0, THUMBNAIL_SIDE, THUMBNAIL_SIDE), dtype=np.uint8)
+
+
+def thumbnail_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean absolute grey-level difference (0..255) of thumbnails, pairwise along the first axis."""
+    return np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16)).mean(axis=(-2, -1))
+
+
 def _low_frequency_order(count: int) -> list[tuple[int, int]]:
     # (row, col) of the `count` lowest frequencies after DC, by total frequency then row
     cells = sorted(((u, v) for u in range(PHASH_SIDE) for v in range(PHASH_SIDE)), key=lambda c: (c[0] + c[1], c[0]))
@@ -47,12 +87,7 @@ _PHASH_CELLS = tuple(np.array(axis) for axis in zip(*_low_frequency_order(PHASH_
 
 def perceptual_hash(pixels: np.ndarray) -> int:
     """64-bit DCT perceptual hash of a uint8 image (H, W) or (H, W, C), as an int."""
-    pixels = np.asarray(pixels, dtype=np.uint8)
-    if pixels.ndim == 3:
-        pixels = pixels[..., 0] if pixels.shape[2] == 1 else pixels
-    image = Image.fromarray(pixels)
-    if image.mode != "L":
-        image = image.convert("L")
+    image = _grey(pixels)
     # Lanczos in Pillow widens its support when shrinking, so this averages areas
     small = image.resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
     coefficients = scipy.fft.dctn(np.asarray(small, dtype=np.float64), type=2, norm="ortho")[_PHASH_CELLS]
@@ -151,3 +186,12 @@ def near_pairs(a, b=None, max_bits: int = 3) -> tuple[np.ndarray, np.ndarray, np
     i, j, d = i[keep], j[keep], d[keep]
     order = np.lexsort((j, i))
     return i[order], j[order], d[order]
+
+
+def near_duplicates(hashes, thumbnails, max_bits: int, max_difference: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs i < j of near duplicates: hashes at most ``max_bits`` apart *and* thumbnails at most
+    ``max_difference`` grey levels apart on average.  Returns i, j and the hash distances."""
+    i, j, d = near_pairs(hashes, None, max_bits)
+    thumbnails = as_thumbnail_array(thumbnails)
+    close = thumbnail_difference(thumbnails[i], thumbnails[j]) <= max_difference if len(i) else np.zeros(0, dtype=bool)
+    return i[close], j[close], d[close]

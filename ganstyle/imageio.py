@@ -5,8 +5,11 @@ reads bytes, never writes); everything else takes bytes or arrays.  Problems
 with one file raise ``Rejected(reason, detail)``; ``REASONS`` lists the codes.
 
 Decoding, in order: only well-known raster formats are opened (no EPS, which
-would start Ghostscript); the pixel count is checked against an explicit limit
-before any pixel is decoded; the first frame of animated files is used; EXIF
+would start Ghostscript), the one the file's signature announces first and
+signature-less ones (TGA) last; the pixel count of every frame or sub-image is
+checked against an explicit limit before any pixel is decoded (ICO and GIF from
+our own reading of their headers, since Pillow decodes an ICO's largest image
+while opening it); the first frame of animated files is used; EXIF
 orientation is applied; an embedded ICC profile is converted to sRGB; modes
 are brought to 8-bit grey or RGB (16-bit integer data scaled by 1/257, float
 data in [0, 1] scaled by 255, other float or 32-bit data stretched from its
@@ -35,19 +38,25 @@ REASONS = {
     "not_an_image": "not an image in a supported format",
     "truncated": "the image data ends early",
     "corrupt": "the image data cannot be decoded",
+    "unsupported_codec": "a known format, but its compression or variant is not compiled into this Pillow (e.g. WebP inside TIFF)",
     "unsupported_mode": "the image's pixel mode cannot be converted",
     "too_many_pixels": "width x height above ingest.max_pixels (decompression-bomb guard)",
     "too_small": "shorter side below ingest.min_side (or below ingest.resolution for patches)",
+    "low_information": "the training image (after ingest.resize) is nearly one flat value: grey-level std below ingest.min_std",
     "duplicate": "same pixels as a kept image of the same culture",
-    "near_duplicate": "perceptual hash within ingest.near_duplicate_bits of a kept image of the same culture",
+    "near_duplicate": "perceptual hash within ingest.near_duplicate_bits of a kept image of the same culture, and pixels "
+    "within ingest.near_duplicate_difference of it",
     "leaked": "also occurs (exactly or nearly) in another culture; dropped from both",
 }
 
 # Formats Pillow may open.  A closed list: Pillow's EPS plugin runs Ghostscript,
-# and exotic plugins are a large attack surface for files from anywhere.
-ALLOWED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "TIFF", "BMP", "DIB", "WEBP", "JPEG2000", "PPM", "TGA", "ICO", "AVIF")
+# and exotic plugins are a large attack surface for files from anywhere.  Formats
+# without a signature (DIB, TGA) come last: TGA accepts almost any bytes, and an
+# ICO tried after it was misread as a 32 x 19140 TGA and rejected as corrupt.
+ALLOWED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "TIFF", "BMP", "WEBP", "JPEG2000", "PPM", "ICO", "AVIF", "DIB", "TGA")
 
-# Signatures of common formats, to tell a damaged image from a non-image.
+# Signatures of the allowed formats, to try the announced one first and to tell a
+# damaged (or unsupported) image from a non-image.
 _SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "PNG",
     b"\xff\xd8\xff": "JPEG",
@@ -55,8 +64,18 @@ _SIGNATURES = {
     b"GIF89a": "GIF",
     b"II*\x00": "TIFF",
     b"MM\x00*": "TIFF",
+    b"II+\x00": "TIFF",  # BigTIFF
+    b"MM\x00+": "TIFF",
     b"\x00\x00\x00\x0cjP  \r\n\x87\n": "JPEG2000",
+    b"\xff\x4f\xff\x51": "JPEG2000",  # bare codestream (.j2k)
+    b"\x00\x00\x01\x00": "ICO",
+    b"BM": "BMP",
+    **{b"P%d" % k: "PPM" for k in range(1, 7)},
 }
+
+# TIFF compressions every Pillow build decodes; others (LZMA, Zstandard, WebP, ...)
+# depend on how its libtiff was built.
+_BASELINE_TIFF_COMPRESSIONS = {1, 2, 3, 4, 5, 6, 7, 8, 32773, 32946}
 
 # EXIF orientation tag value -> transpose that shows the image upright
 _ORIENTATION_TAG = 0x0112
@@ -145,18 +164,121 @@ def read_source(path: str | os.PathLike, folder: str | os.PathLike) -> bytes:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """The format a file's first bytes announce, if it is a common one."""
+    """The allowed format a file's first bytes announce, if any."""
     for signature, name in _SIGNATURES.items():
         if data.startswith(signature):
             return name
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        return "AVIF"
     return None
 
 
-def _damage(err: Exception) -> Rejected:
+# --- container headers: every sub-image's size, before any pixel is decoded ---------
+
+
+def _u16(data: bytes, at: int, order: str = "<") -> int:
+    return int.from_bytes(data[at : at + 2], "little" if order == "<" else "big")
+
+
+def _u32(data: bytes, at: int, order: str = "<") -> int:
+    return int.from_bytes(data[at : at + 4], "little" if order == "<" else "big")
+
+
+def ico_sizes(data: bytes) -> list[tuple[int, int]]:
+    """(width, height) of every image of an ICO: from the PNG or bitmap header each
+    directory entry points to (what Pillow decodes), not the entry's own byte-sized fields."""
+    sizes = []
+    for k in range(_u16(data, 4)):
+        entry = 6 + 16 * k
+        if entry + 16 > len(data):
+            break
+        sizes.append((data[entry] or 256, data[entry + 1] or 256))
+        offset = _u32(data, entry + 12)
+        if data[offset : offset + 8] == b"\x89PNG\r\n\x1a\n" and len(data) >= offset + 24:
+            sizes.append((_u32(data, offset + 16, ">"), _u32(data, offset + 20, ">")))
+        elif _u32(data, offset) == 12 and len(data) >= offset + 8:  # BITMAPCOREHEADER
+            sizes.append((_u16(data, offset + 4), _u16(data, offset + 6) // 2))
+        elif _u32(data, offset) >= 40 and len(data) >= offset + 12:  # BITMAPINFOHEADER and later
+            width, height = (abs(int.from_bytes(data[offset + i : offset + i + 4], "little", signed=True)) for i in (4, 8))
+            sizes.append((width, height // 2))  # XOR image above an AND mask
+    return sizes
+
+
+def _skip_sub_blocks(data: bytes, at: int) -> int:
+    while at < len(data) and data[at]:
+        at += data[at] + 1
+    return at + 1
+
+
+def gif_sizes(data: bytes) -> list[tuple[int, int]]:
+    """The canvas and every frame's extent of a GIF (Pillow grows the canvas to hold a frame)."""
+    width, height = _u16(data, 6), _u16(data, 8)
+    sizes = [(width, height)]
+    flags, at = data[10] if len(data) > 10 else 0, 13
+    if flags & 0x80:
+        at += 3 << ((flags & 7) + 1)  # global colour table
+    while at < len(data):
+        block = data[at]
+        if block == 0x2C and at + 10 <= len(data):  # image descriptor
+            left, top, w, h = (_u16(data, at + 1 + 2 * i) for i in range(4))
+            sizes.append((max(width, left + w), max(height, top + h)))
+            local = data[at + 9]
+            at += 10 + ((3 << ((local & 7) + 1)) if local & 0x80 else 0) + 1  # + LZW code size
+            at = _skip_sub_blocks(data, at)
+        elif block == 0x21:  # extension: label, then sub-blocks
+            at = _skip_sub_blocks(data, at + 2)
+        else:  # trailer, or damage Pillow will report
+            break
+    return sizes
+
+
+HEADER_SIZES = {"ICO": ico_sizes, "GIF": gif_sizes}
+# formats whose seek() reads only the next frame's header, so every frame can be checked after opening
+_SEEKABLE_HEADERS = ("TIFF", "MPO")
+
+
+def _tiff_compression(data: bytes) -> int | None:
+    """The Compression tag of a classic TIFF's first image, read without Pillow (None: BigTIFF)."""
+    order = "<" if data[:2] == b"II" else ">"
+    if _u16(data, 2, order) != 42:
+        return None
+    ifd = _u32(data, 4, order)
+    for k in range(_u16(data, ifd, order) if ifd + 2 <= len(data) else 0):
+        entry = ifd + 2 + 12 * k
+        if entry + 12 <= len(data) and _u16(data, entry, order) == 259:
+            return _u16(data, entry + 8, order)
+    return 1  # the tag's default: no compression
+
+
+def _known_tiff_compressions() -> set[int]:
+    from PIL import TiffImagePlugin
+
+    return set(TiffImagePlugin.COMPRESSION_INFO)
+
+
+def _tiff_codec(code: int | None) -> str:
+    from PIL import TiffImagePlugin
+
+    name = TiffImagePlugin.COMPRESSION_INFO.get(code, "unknown to Pillow")
+    return f"TIFF compression {code} ({name})"
+
+
+# Pillow's words for a variant it knows but cannot decode (as opposed to damaged data)
+_UNSUPPORTED_MESSAGES = ("unsupported bmp", "not available", "unsupported picture format", "compression support is not configured")
+
+
+def _damage(err: Exception, image: Image.Image | None = None) -> Rejected:
     message = str(err) or type(err).__name__
-    truncated = isinstance(err, EOFError) or "truncat" in message.lower()
+    lowered = message.lower()
+    if any(words in lowered for words in _UNSUPPORTED_MESSAGES):
+        return Rejected("unsupported_codec", message)
+    if image is not None and image.format == "TIFF":
+        code = getattr(image, "tag_v2", {}).get(259)
+        if code not in _BASELINE_TIFF_COMPRESSIONS and "decoder error" in lowered:
+            return Rejected("unsupported_codec", f"{_tiff_codec(code)} is not compiled into this Pillow's libtiff ({message})")
+    truncated = isinstance(err, EOFError) or "truncat" in lowered
     return Rejected("truncated" if truncated else "corrupt", message)
 
 
@@ -177,42 +299,96 @@ def _too_many(detail: str, max_pixels: int) -> Rejected:
     return Rejected("too_many_pixels", f"{detail} > {max_pixels} (ingest.max_pixels)")
 
 
+def _check_size(width: int, height: int, max_pixels: int, what: str = "") -> None:
+    if width * height > max_pixels:
+        raise _too_many(f"{what}{width} x {height} = {width * height} pixels", max_pixels)
+
+
+def _check_frames(image: Image.Image, max_pixels: int) -> int:
+    """The frame count, after checking every frame's header size (TIFF, MPO: seek reads headers only)."""
+    frames = int(getattr(image, "n_frames", 1))
+    if frames > 1 and image.format in _SEEKABLE_HEADERS:
+        for frame in range(1, frames):
+            image.seek(frame)
+            _check_size(*image.size, max_pixels, f"frame {frame + 1} of {frames}: ")
+        image.seek(0)
+    return frames
+
+
+def _open_and_load(data: bytes, file_format: str, max_pixels: int, min_side: int) -> tuple[Image.Image, int]:
+    """Open ``data`` as ``file_format`` and load its first frame; raises UnidentifiedImageError
+    if the format does not accept the bytes, Rejected for everything else."""
+    with _pixel_limit(max_pixels):  # also guards sub-images Pillow decodes while opening
+        try:
+            image = Image.open(io.BytesIO(data), formats=[file_format])
+        except UnidentifiedImageError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            raise _too_many(str(err).split(",")[0], max_pixels) from None
+        except Exception as err:  # Pillow raises many types on malformed headers
+            raise _damage(err) from None
+        width, height = image.size
+        _check_size(width, height, max_pixels)
+        if min(width, height) < min_side:
+            raise Rejected("too_small", f"{width} x {height}: shorter side below {min_side} px")
+        try:
+            frames = _check_frames(image, max_pixels)
+            image.seek(0)
+            image.load()
+        except Rejected:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _too_many("a frame's pixel count", max_pixels) from None
+        except Exception as err:
+            raise _damage(err, image) from None
+    return image, frames
+
+
 def decode_image(data: bytes, *, channels: int, background=(255, 255, 255), max_pixels: int, min_side: int = 1) -> DecodedImage:
     """Decode the first frame of an image file's bytes into an upright uint8 (H, W, channels) array.
 
-    Raises Rejected for anything that is not a usable image; never reads more
-    than the header of images above ``max_pixels`` or with a side below ``min_side``.
+    Raises Rejected for anything that is not a usable image; never decodes a pixel
+    of an image (or of any frame or sub-image) above ``max_pixels``, nor of one with
+    a side below ``min_side``.  The format the signature announces is tried first;
+    if it fails, the other allowed formats that accept the bytes are tried, so
+    that a file Pillow can read in some allowed format is never called corrupt.
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     Image.init()
+    announced = sniff_format(data)
+    if announced is not None and announced not in Image.OPEN:
+        raise Rejected("unsupported_codec", f"starts like {announced}, which this Pillow cannot open (plugin not compiled in)")
+    if announced in HEADER_SIZES:
+        sizes = HEADER_SIZES[announced](data)
+        for k, size in enumerate(sizes):
+            _check_size(*size, max_pixels, f"{announced} sub-image {k + 1} of {len(sizes)} (from its header): ")
     formats = [name for name in ALLOWED_FORMATS if name in Image.OPEN]
-    # Opening reads only the header; our own check of its size follows at once.
-    with _pixel_limit(None):
+    if announced is not None:
+        formats.remove(announced)
+        formats.insert(0, announced)
+    failures = []
+    for file_format in formats:
         try:
-            image = Image.open(io.BytesIO(data), formats=formats)
+            image, frames = _open_and_load(data, file_format, max_pixels, min_side)
         except UnidentifiedImageError:
-            announced = sniff_format(data)
-            if announced:
-                raise Rejected("corrupt", f"starts like {announced} but cannot be opened ({len(data)} bytes)") from None
-            raise Rejected("not_an_image", f"not a supported image ({', '.join(formats)})") from None
-        except Exception as err:  # Pillow raises many types on malformed headers
-            raise _damage(err) from None
-    file_format, (width, height) = image.format, image.size
-    if width * height > max_pixels:
-        raise _too_many(f"{width} x {height} = {width * height} pixels", max_pixels)
-    if min(width, height) < min_side:
-        raise Rejected("too_small", f"{width} x {height}: shorter side below {min_side} px")
-    with _pixel_limit(max_pixels):
-        try:
-            frames = int(getattr(image, "n_frames", 1))  # counting may read every frame
-            image.seek(0)
-            image.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _too_many("a frame's pixel count", max_pixels) from None
-        except Exception as err:
-            raise _damage(err) from None
-    mode = image.mode
+            continue
+        except Rejected as rejected:
+            if rejected.reason in ("too_many_pixels", "too_small"):
+                raise
+            failures.append(rejected)
+            continue
+        break
+    else:
+        if failures:
+            raise failures[0]  # the announced (or first accepting) format's reason
+        compression = _tiff_compression(data) if announced == "TIFF" else None
+        if compression is not None and compression not in _known_tiff_compressions():
+            raise Rejected("unsupported_codec", f"{_tiff_codec(compression)}: Pillow cannot open it")
+        if announced:
+            raise Rejected("corrupt", f"starts like {announced} but cannot be opened ({len(data)} bytes)")
+        raise Rejected("not_an_image", f"not a supported image ({', '.join(formats)})")
+    file_format, mode = image.format, image.mode
     image, orientation = _upright(image)
     try:
         pixels, icc = _canonical_pixels(image, channels, tuple(background))

@@ -3,9 +3,12 @@
 Every file under the culture's folder (recursively, links to folders not
 followed) or listed for it in the metadata table is read, decoded and
 normalised (``ganstyle.imageio``); files that cannot be used go to
-rejects.tsv with a reason, and the stage goes on.  Exact duplicates (same
-pixels) and near duplicates (perceptual hashes within
-``ingest.near_duplicate_bits``) are kept once: the largest image, then the
+rejects.tsv with a reason, and the stage goes on.  A training image that is
+nearly one flat value (a blank scan, or a centre crop that landed on empty
+background) is dropped as ``low_information`` (``ingest.min_std``).  Exact
+duplicates (same pixels) and near duplicates (perceptual hashes within
+``ingest.near_duplicate_bits`` and thumbnails within
+``ingest.near_duplicate_difference``) are kept once: the largest image, then the
 smallest id, then the first path in byte order - never the order in which the
 file system lists them.
 
@@ -33,14 +36,14 @@ from tqdm import tqdm
 from ganstyle import io
 from ganstyle.config import REPO_ROOT, add_settings_arguments, load_config, section
 from ganstyle.errors import UserError
-from ganstyle.hashing import content_hash, near_pairs, perceptual_hash, phash_hex, pixel_hash
+from ganstyle.hashing import content_hash, near_duplicates, perceptual_hash, phash_hex, pixel_hash, thumbnail, thumbnail_difference, thumbnail_hex
 from ganstyle.imageio import Rejected, decode_image, normalise, read_source
 from ganstyle.registry import CultureSource, culture_source, load_registry
 
 log = logging.getLogger("ganstyle.ingest")
 
 MANIFEST_COLUMNS = [
-    "id", "source", "sha256", "phash", "width", "height", "mode", "frames",
+    "id", "source", "sha256", "phash", "thumbnail", "width", "height", "mode", "frames",
     "format", "orientation", "icc", "source_id", "patch",
 ]  # fmt: skip
 REJECT_COLUMNS = ["source", "reason", "detail"]
@@ -55,6 +58,7 @@ class Candidate:
     source_id: str  # pixel hash of the upright, converted source image
     sha256: str  # hash of the file's bytes
     phash: int
+    thumbnail: np.ndarray  # 8 x 8 grey, the pixel-level check of near duplicates
     width: int
     height: int
     mode: str
@@ -63,6 +67,7 @@ class Candidate:
     orientation: int
     icc: str
     images: np.ndarray  # (K, R, R, C) training images made from it
+    patches: tuple[int, ...] = (0,)  # index of each training image among the patches cut (flat ones are dropped)
 
 
 def display_path(path: str | os.PathLike) -> str:
@@ -103,6 +108,22 @@ def effective_min_side(settings: dict) -> int:
     return max(settings["min_side"], settings["resolution"]) if settings["resize"] == "patches" else settings["min_side"]
 
 
+def pixel_spread(images: np.ndarray) -> np.ndarray:
+    """Per image of (K, H, W, C): the largest per-channel standard deviation, in grey levels."""
+    return images.reshape(len(images), -1, images.shape[-1]).std(axis=1).max(axis=1)
+
+
+def informative(images: np.ndarray, settings: dict) -> np.ndarray:
+    """Indices of the training images that are not nearly one flat value; raises Rejected if none is."""
+    spread = pixel_spread(images)
+    keep = np.flatnonzero(spread >= settings["min_std"])
+    if len(keep) == 0:
+        what = "every patch" if len(images) > 1 else f"the {settings['resize']} result"
+        hint = "; a centre crop of a wide image can land on blank background (try ingest.resize: pad)" if settings["resize"] == "crop" else ""
+        raise Rejected("low_information", f"{what} has pixel std {spread.max():.2f} < {settings['min_std']} (ingest.min_std){hint}")
+    return keep
+
+
 def load_candidate(path: Path, root: Path, settings: dict, decoded_files: dict | None = None) -> Candidate:
     """Read, decode and normalise one file; raises Rejected.
 
@@ -124,12 +145,14 @@ def load_candidate(path: Path, root: Path, settings: dict, decoded_files: dict |
     # removing other images never moves this image's patches
     rng = np.random.default_rng([settings["seed"], int(source_id, 16)])
     images = normalise(decoded.pixels, settings["resolution"], settings["resize"], settings["background"], settings["patches_per_image"], rng)
+    keep = informative(images, settings)
     return Candidate(
         source=display_path(path),
         path_key=os.fsencode(path),
         source_id=source_id,
         sha256=sha256,
         phash=perceptual_hash(decoded.pixels),
+        thumbnail=thumbnail(decoded.pixels),
         width=decoded.width,
         height=decoded.height,
         mode=decoded.mode,
@@ -137,23 +160,25 @@ def load_candidate(path: Path, root: Path, settings: dict, decoded_files: dict |
         frames=decoded.frames,
         orientation=decoded.orientation,
         icc=decoded.icc,
-        images=images,
+        images=images[keep],
+        patches=tuple(int(k) for k in keep),
     )
 
 
-def deduplicate(candidates: list[Candidate], max_bits: int) -> tuple[list[int], list[tuple[int, str, str]]]:
+def deduplicate(candidates: list[Candidate], max_bits: int, max_difference: float) -> tuple[list[int], list[tuple[int, str, str]]]:
     """Keep each image once: indices kept, and (index, reason, detail) of the others.
 
     Candidates are visited from the most to the least preferred (largest pixel
     count, then smallest id, then path bytes); one is dropped if it has the id
     of a kept one (duplicate) or its perceptual hash is within ``max_bits`` of
-    a kept one's (near_duplicate; the closest is named).  The result does not
+    a kept one's and its thumbnail within ``max_difference`` grey levels
+    (near_duplicate; the closest is named).  The result does not
     depend on the order of ``candidates``.
     """
     order = sorted(range(len(candidates)), key=lambda k: (-candidates[k].width * candidates[k].height, candidates[k].source_id, candidates[k].path_key))
     rank = {k: position for position, k in enumerate(order)}
     neighbours = collections.defaultdict(list)
-    for i, j, d in zip(*near_pairs([c.phash for c in candidates], None, max_bits)):
+    for i, j, d in zip(*near_duplicates([c.phash for c in candidates], [c.thumbnail for c in candidates], max_bits, max_difference)):
         neighbours[int(i)].append((int(d), int(j)))
         neighbours[int(j)].append((int(d), int(i)))
     kept, dropped, kept_by_id, is_kept = [], [], {}, set()
@@ -167,7 +192,8 @@ def deduplicate(candidates: list[Candidate], max_bits: int) -> tuple[list[int], 
         close = [(d, rank[other], other) for d, other in neighbours[k] if other in is_kept]
         if close:
             d, _, other = min(close)
-            dropped.append((k, "near_duplicate", f"perceptual hash {d} bit(s) from {candidates[other].source}"))
+            difference = float(thumbnail_difference(candidate.thumbnail, candidates[other].thumbnail))
+            dropped.append((k, "near_duplicate", f"perceptual hash {d} bit(s) and {difference:.1f} grey levels from {candidates[other].source}"))
             continue
         kept.append(k)
         is_kept.add(k)
@@ -192,7 +218,7 @@ def ingest_culture(source: CultureSource, settings: dict, progress: bool = True)
         candidates.append(candidate)
         decoded_files[candidate.sha256] = candidate
 
-    kept, dropped = deduplicate(candidates, settings["near_duplicate_bits"])
+    kept, dropped = deduplicate(candidates, settings["near_duplicate_bits"], settings["near_duplicate_difference"])
     rejects += [{"source": candidates[k].source, "reason": reason, "detail": detail} for k, reason, detail in dropped]
 
     kept = sorted(kept, key=lambda k: candidates[k].source_id)  # a stable order that ignores file names
@@ -200,8 +226,8 @@ def ingest_culture(source: CultureSource, settings: dict, progress: bool = True)
     for k in kept:
         candidate = candidates[k]
         fields = {name: getattr(candidate, name) for name in MANIFEST_COLUMNS if hasattr(candidate, name)}
-        fields["phash"] = phash_hex(candidate.phash)
-        for patch, image in enumerate(candidate.images):
+        fields["phash"], fields["thumbnail"] = phash_hex(candidate.phash), thumbnail_hex(candidate.thumbnail)
+        for patch, image in zip(candidate.patches, candidate.images, strict=True):
             image_id = candidate.source_id if settings["resize"] != "patches" else patch_id(candidate.source_id, patch)
             rows.append({**fields, "id": image_id, "patch": patch})
             images.append(image)

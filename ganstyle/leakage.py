@@ -3,8 +3,10 @@
 An image in two cultures' corpora would let a critic "recognise" the other
 culture for the wrong reason, so such images are dropped from both (by the
 corpus stage).  Two source images count as the same when they have the same
-pixels ("exact": same id) or perceptual hashes within
-``ingest.near_duplicate_bits`` ("near").  Each shared pair gives two rows in
+pixels ("exact": same id) or are near duplicates as within a culture
+(``hashing.near_duplicates``: perceptual hashes within
+``ingest.near_duplicate_bits`` and thumbnails within
+``ingest.near_duplicate_difference``; "near").  Each shared pair gives two rows in
 leakage.tsv, one from each side.
 """
 
@@ -21,7 +23,7 @@ import pandas as pd
 from ganstyle import io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
-from ganstyle.hashing import as_hash_array, near_pairs
+from ganstyle.hashing import as_hash_array, near_duplicates
 
 log = logging.getLogger("ganstyle.leakage")
 
@@ -37,9 +39,9 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
         raise UserError(f"{path}: manifest not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: cannot be read as a manifest: {err}") from None
-    missing = [column for column in ("id", "source", "phash") if column not in manifest.columns]
+    missing = [column for column in ("id", "source", "phash", "thumbnail") if column not in manifest.columns]
     if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)}")
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (written by an older ganstyle? re-run its ingest)")
     if "source_id" not in manifest.columns:
         manifest["source_id"] = manifest["id"]
     return manifest
@@ -47,17 +49,18 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
 
 def source_images(manifests: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per (culture, source image): patches of one image collapse to one row."""
-    frames = [m[["source_id", "source", "phash"]].drop_duplicates("source_id").assign(culture=c) for c, m in manifests.items()]
+    columns = ["source_id", "source", "phash", "thumbnail"]
+    frames = [m[columns].drop_duplicates("source_id").assign(culture=c) for c, m in manifests.items()]
     if not frames:
-        return pd.DataFrame(columns=["culture", "source_id", "source", "phash"])
-    return pd.concat(frames, ignore_index=True)[["culture", "source_id", "source", "phash"]]
+        return pd.DataFrame(columns=["culture", *columns])
+    return pd.concat(frames, ignore_index=True)[["culture", *columns]]
 
 
-def find_leaks(manifests: dict[str, pd.DataFrame], max_bits: int) -> pd.DataFrame:
+def find_leaks(manifests: dict[str, pd.DataFrame], max_bits: int, max_difference: float) -> pd.DataFrame:
     """Rows ``LEAKAGE_COLUMNS`` for every pair of source images from two different cultures
-    with the same id (kind exact) or perceptual hashes at most ``max_bits`` apart (kind near)."""
+    with the same id (kind exact) or that are near duplicates (kind near; distance in hash bits)."""
     images = source_images(manifests)
-    i, j, distance = near_pairs(as_hash_array(images["phash"]), None, max_bits)
+    i, j, distance = near_duplicates(as_hash_array(images["phash"]), list(images["thumbnail"]), max_bits, max_difference)
     culture, ids, sources = (images[c].to_numpy() for c in ("culture", "source_id", "source"))
     between = culture[i] != culture[j]
     i, j, distance = i[between], j[between], distance[between]
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None, stage: str = "leakage") -> int:
         if culture in manifests:
             raise UserError(f"{path}: a second manifest for culture '{culture}'")
         manifests[culture] = read_manifest(path)
-    leaks = find_leaks(manifests, settings["near_duplicate_bits"])
+    leaks = find_leaks(manifests, settings["near_duplicate_bits"], settings["near_duplicate_difference"])
     io.write_tsv(args.out, leaks)
     log.info("leakage across %d cultures: %s", len(manifests), describe(leaks))
     return 0

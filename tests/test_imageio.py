@@ -3,10 +3,10 @@
 import io
 import os
 import struct
-import zlib
 
 import numpy as np
 import pytest
+from hostile_images import gif_with_huge_second_frame, ico_wrapping, png_claiming, png_of_zeros, tiff
 from PIL import Image, ImageOps
 
 from ganstyle.imageio import (
@@ -222,25 +222,82 @@ def test_truncated_png_and_jpeg_are_rejected():
     assert sniff_format(header_only) == "PNG"
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims a huge size: a decompression bomb's header."""
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
-
-
 def test_decompression_bombs_are_rejected_from_the_header(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # our limit must not depend on Pillow's
-    assert rejected(_png_claiming(100_000, 100_000), max_pixels=50_000_000).reason == "too_many_pixels"
+    assert rejected(png_claiming(100_000, 100_000), max_pixels=50_000_000).reason == "too_many_pixels"
     assert rejected(encode(texture(11, (120, 100)), "PNG"), max_pixels=10_000).reason == "too_many_pixels"
     assert Image.MAX_IMAGE_PIXELS is None  # restored
     # a limit above Pillow's default is honoured too
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
     assert decode(encode(texture(11, (120, 100)), "PNG"), max_pixels=10**12).pixels.shape == (100, 120, 3)
     assert Image.MAX_IMAGE_PIXELS == 100
+
+
+def test_an_ico_that_also_parses_as_tga_is_read_as_ico():
+    # noise in 2 x 2 blocks: an 83 KB icon whose header Pillow's TGA plugin accepts as 32 x 17740
+    rng = np.random.default_rng(0)
+    noise = np.repeat(np.repeat((rng.random((128, 128, 4)) * 255).astype(np.uint8), 2, 0), 2, 1)
+    data = encode(Image.fromarray(noise, "RGBA"), "ICO", sizes=[(256, 256)])
+    assert Image.open(io.BytesIO(data), formats=["TGA"]).size != (256, 256)  # the trap is real
+    decoded = decode(data)
+    assert decoded.format == "ICO" and decoded.pixels.shape == (256, 256, 3)
+
+
+def test_container_headers_are_read_for_every_sub_image():
+    from ganstyle.imageio import gif_sizes, ico_sizes
+
+    assert (15000, 15000) in ico_sizes(ico_wrapping(png_claiming(15000, 15000)))
+    assert gif_sizes(gif_with_huge_second_frame(15000)) == [(16, 16), (16, 16), (15000, 15000)]
+    three = [texture(seed, (40, 40)).convert("P", palette=Image.Palette.ADAPTIVE) for seed in (1, 2, 3)]
+    assert gif_sizes(encode(three[0], "GIF", save_all=True, append_images=three[1:])) == [(40, 40)] * 4
+    small = tiff([(32, 32), (40, 40)])
+    assert decode(small, channels=1).frames == 2
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("ico wrapping a 15000 x 15000 png", lambda: ico_wrapping(png_of_zeros(15000, 15000))),
+        ("gif whose second frame is 15000 x 15000", lambda: gif_with_huge_second_frame(15000)),
+        ("tiff whose second page is 15000 x 15000", lambda: tiff([(32, 32), (15000, 15000)])),
+    ],
+)
+def test_bombs_inside_containers_are_rejected_before_decoding(tmp_path, name, data):
+    """Peak memory of a fresh process stays far below the 225 MB one such frame decodes to."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb"
+    path.write_bytes(data())
+    probe = (
+        "import resource, sys\n"
+        "from ganstyle.imageio import Rejected, decode_image\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    decode_image(data, channels=1, max_pixels=50_000_000)\n"
+        "    print('decoded', 0)\n"
+        "except Rejected as err:\n"
+        "    print(err.reason, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+    reason, grown_kb = result.stdout.split()
+    assert reason == "too_many_pixels", name
+    assert int(grown_kb) < 30_000, f"{name}: peak memory grew by {int(grown_kb) // 1024} MB"
+
+
+def test_known_formats_with_codecs_pillow_lacks_are_unsupported_not_corrupt():
+    bmp = bytearray(encode(texture(21), "BMP"))
+    bmp[30:34] = struct.pack("<I", 4)  # BI_JPEG inside a BMP
+    assert rejected(bytes(bmp)).reason == "unsupported_codec"
+    data = bytearray(tiff([(32, 32)]))
+    entry = data.index(struct.pack("<HHI", 259, 3, 1))
+    for code, words in ((34712, "34712"), (65000, "unknown to Pillow")):  # JPEG 2000 in TIFF; a private one
+        data[entry + 8 : entry + 10] = struct.pack("<H", code)
+        error = rejected(bytes(data))
+        assert error.reason == "unsupported_codec" and words in error.detail
+    data[entry + 8 : entry + 10] = struct.pack("<H", 1)
+    assert decode(bytes(data), channels=1).pixels.shape == (32, 32, 1)
 
 
 def test_too_small_images_are_rejected():

@@ -8,11 +8,14 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
+from hostile_images import ico_wrapping, png_claiming
 from PIL import Image
 
 from ganstyle import cli
 from ganstyle.errors import UserError
 from ganstyle.ingest import Candidate, deduplicate, display_path, main
+
+FLAT = np.zeros((8, 8), np.uint8)
 
 
 def texture(seed: int, size=(96, 80)) -> Image.Image:
@@ -91,6 +94,16 @@ EXPECTED = {
     "grey16.png": None,
     "float.tif": None,
     "rotated.jpg": None,
+    "icon.ico": None,  # its header also parses as a TGA
+    "icon_bomb.ico": "too_many_pixels",  # wraps a PNG of 15000 x 15000
+    "black.png": "low_information",
+    "white.png": "low_information",
+    "grey.png": "low_information",
+    "gradient.png": None,  # smooth: hashes like the flat ones, but its pixels differ
+    "gradient_dark.png": None,  # a different gradient, not a near duplicate of the first
+    "wide_blank_middle.png": "low_information",  # text at both ends, blank centre square
+    "jpeg_in.bmp": "unsupported_codec",
+    "jpeg2000_in.tif": "unsupported_codec",
 }
 
 
@@ -139,6 +152,25 @@ def build_hostile_corpus(root):
     exif = Image.Exif()
     exif[0x0112] = 6
     write("rotated.jpg", encode(Image.fromarray(stored), "JPEG", quality=95, exif=exif))
+    rng = np.random.default_rng(0)
+    icon = Image.fromarray((rng.random((128, 128, 4)) * 255).astype(np.uint8), "RGBA")  # 66 KB
+    assert Image.open(io.BytesIO(encode(icon, "ICO", sizes=[(128, 128)])), formats=["TGA"]).size == (32, 253)  # the trap
+    write("icon.ico", encode(icon, "ICO", sizes=[(128, 128)]))
+    write("icon_bomb.ico", ico_wrapping(png_claiming(15000, 15000)))
+    for name, value in (("black", 0), ("white", 255), ("grey", 128)):
+        write(f"{name}.png", encode(Image.new("RGB", (80, 80), (value,) * 3), "PNG"))
+    write("gradient.png", encode(Image.linear_gradient("L").resize((80, 80)).convert("RGB"), "PNG"))
+    write("gradient_dark.png", encode(Image.linear_gradient("L").resize((80, 80)).point(lambda v: v // 3).convert("RGB"), "PNG"))
+    wide = np.full((60, 400, 3), 255, dtype=np.uint8)
+    wide[10:50, 10:100:3], wide[10:50, 300:390:3] = 0, 0  # strokes near both ends only
+    write("wide_blank_middle.png", encode(Image.fromarray(wide), "PNG"))
+    bmp = bytearray(encode(texture(18), "BMP"))
+    bmp[30:34] = (4).to_bytes(4, "little")  # BI_JPEG
+    write("jpeg_in.bmp", bytes(bmp))
+    tiff = bytearray(encode(texture(19), "TIFF"))
+    entry = tiff.index((259).to_bytes(2, "little") + (3).to_bytes(2, "little"))
+    tiff[entry + 8 : entry + 10] = (34712).to_bytes(2, "little")
+    write("jpeg2000_in.tif", bytes(tiff))
     return folder
 
 
@@ -176,7 +208,9 @@ def test_duplicates_name_the_kept_file(hostile):
     detail = dict(zip(rejects["source"].map(lambda s: os.path.relpath(s, str(folder))), rejects["detail"]))
     assert detail["a_original.png"].startswith("identical file as ") and detail["a_original.png"].endswith("a_copy.png")
     assert detail["a_recompressed.png"].startswith("same pixels as ") and detail["a_recompressed.png"].endswith("a_copy.png")
-    assert "bit(s) from" in detail["sub/a_smaller.jpg"] and detail["sub/a_smaller.jpg"].endswith("a_copy.png")
+    assert "bit(s) and" in detail["sub/a_smaller.jpg"] and detail["sub/a_smaller.jpg"].endswith("a_copy.png")
+    assert "ingest.min_std" in detail["black.png"] and "ingest.resize: pad" in detail["wide_blank_middle.png"]
+    assert "34712" in detail["jpeg2000_in.tif"] and "compression" in detail["jpeg_in.bmp"]
     assert detail["link_inside.png"].endswith("b_same.png")
 
 
@@ -217,21 +251,21 @@ def test_the_kept_set_does_not_depend_on_listing_order():
         ("id6", hashes[3], 50),
     ]
     candidates = [
-        Candidate(name, name.encode(), sid, "0" * 64, h, side, side, "RGB", "PNG", 1, 1, "none", np.zeros((1, 4, 4, 1), np.uint8))
+        Candidate(name, name.encode(), sid, "0" * 64, h, FLAT, side, side, "RGB", "PNG", 1, 1, "none", np.zeros((1, 4, 4, 1), np.uint8))
         for name, (sid, h, side) in zip(names, spec)
     ]
 
     def outcome(order):
         shuffled = [candidates[k] for k in order]
-        kept, dropped = deduplicate(shuffled, 3)
+        kept, dropped = deduplicate(shuffled, 3, 16)
         return sorted(shuffled[k].source for k in kept), sorted((shuffled[k].source, r, d) for k, r, d in dropped)
 
     reference = outcome(range(len(candidates)))
     assert reference == (
         ["a.png", "b.png", "c.png", "d.png"],
         [
-            ("m.png", "near_duplicate", "perceptual hash 2 bit(s) from a.png"),
-            ("q.png", "near_duplicate", "perceptual hash 1 bit(s) from b.png"),
+            ("m.png", "near_duplicate", "perceptual hash 2 bit(s) and 0.0 grey levels from a.png"),
+            ("q.png", "near_duplicate", "perceptual hash 1 bit(s) and 0.0 grey levels from b.png"),
             ("z.png", "duplicate", "identical file as a.png"),
         ],
     )
@@ -275,6 +309,22 @@ def test_patches_policy(tmp_path, plain_folder):
     np.testing.assert_array_equal(again, images)  # seeded
     other_seed, *_ = run_ingest(tmp_path, "plain", plain_folder, out=tmp_path / "other", **{**settings, "seed": 6})
     assert not np.array_equal(other_seed, images)
+
+
+def test_flat_patches_are_dropped_and_an_all_flat_image_rejected(tmp_path):
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    page = np.full((300, 300), 255, dtype=np.uint8)
+    page[:, :150] = np.asarray(texture(30, (150, 300)).convert("L"))  # text on the left half, blank margin on the right
+    (folder / "page.png").write_bytes(encode(Image.fromarray(page), "PNG"))
+    (folder / "blank.png").write_bytes(encode(Image.new("L", (300, 300), 255), "PNG"))
+    settings = dict(resize="patches", patches_per_image=12, resolution=64, min_side=32, seed=1, channels=1)
+    images, manifest, rejects = run_ingest(tmp_path, "pages", folder, **settings)
+    assert images.std(axis=(1, 2, 3)).min() >= 2.0 and 0 < len(images) < 12  # only the flat patches went
+    assert len(manifest["patch"].unique()) == len(images) and manifest["patch"].astype(int).max() < 12
+    assert rejects.set_index("source").loc[str(folder / "blank.png"), "reason"] == "low_information"
+    everything, *_ = run_ingest(tmp_path, "pages", folder, out=tmp_path / "all", **{**settings, "min_std": 0})
+    assert len(everything) == 24  # min_std 0 keeps every patch, flat or not
 
 
 def test_metadata_table_lists_files(tmp_path, plain_folder):

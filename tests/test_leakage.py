@@ -10,7 +10,9 @@ from PIL import Image
 
 from ganstyle import corpus, ingest, leakage
 from ganstyle.errors import UserError
-from ganstyle.hashing import phash_hex
+from ganstyle.hashing import phash_hex, thumbnail_hex
+
+FLAT = thumbnail_hex(np.zeros((8, 8), np.uint8))
 
 
 def texture(seed: int, size=(96, 80)) -> Image.Image:
@@ -18,9 +20,10 @@ def texture(seed: int, size=(96, 80)) -> Image.Image:
     return Image.fromarray((rng.random((6, 6, 3)) * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
 
 
-def manifest(rows):
-    """rows: (source_id, source, phash int), one image each."""
-    return pd.DataFrame([{"id": s, "source_id": s, "source": src, "phash": phash_hex(h)} for s, src, h in rows])
+def manifest(rows, thumbnails=None):
+    """rows: (source_id, source, phash int), one image each; thumbnails: hex per row (default all equal)."""
+    thumbnails = thumbnails or [FLAT] * len(rows)
+    return pd.DataFrame([{"id": s, "source_id": s, "source": src, "phash": phash_hex(h), "thumbnail": t} for (s, src, h), t in zip(rows, thumbnails)])
 
 
 def test_exact_and_near_leaks_between_cultures_only():
@@ -28,7 +31,7 @@ def test_exact_and_near_leaks_between_cultures_only():
         "a": manifest([("x", "a/x.png", 0xF0F0), ("y", "a/y.png", 0xFF0000), ("w", "a/w.png", 0xFF0001)]),
         "b": manifest([("x", "b/x.png", 0xF0F0), ("z", "b/z.png", 0xFF0003), ("u", "b/u.png", 0xFFFF_FFFF_0000)]),
     }
-    leaks = leakage.find_leaks(manifests, max_bits=1)
+    leaks = leakage.find_leaks(manifests, max_bits=1, max_difference=16)
     got = set(zip(leaks["culture"], leaks["id"], leaks["other_culture"], leaks["other_id"], leaks["kind"], leaks["distance"]))
     assert got == {
         ("a", "x", "b", "x", "exact", 0), ("b", "x", "a", "x", "exact", 0),
@@ -36,12 +39,24 @@ def test_exact_and_near_leaks_between_cultures_only():
     }  # fmt: skip
     # y and w are near each other, but within one culture that is ingest's business
     assert list(leaks.columns) == leakage.LEAKAGE_COLUMNS
-    assert leakage.find_leaks(manifests, max_bits=0)["kind"].eq("exact").all()
+    assert leakage.find_leaks(manifests, max_bits=0, max_difference=16)["kind"].eq("exact").all()
+
+
+def test_near_hashes_of_clearly_different_pixels_are_no_leak():
+    """Flat and smooth images hash alike; their thumbnails tell them apart."""
+    black, white = thumbnail_hex(np.zeros((8, 8), np.uint8)), thumbnail_hex(np.full((8, 8), 255, np.uint8))
+    ramp = thumbnail_hex(np.tile(np.arange(0, 256, 32, dtype=np.uint8), (8, 1)))
+    manifests = {
+        "a": manifest([("k", "a/black.png", 0), ("r", "a/ramp.png", 1)], [black, ramp]),
+        "b": manifest([("w", "b/white.png", 0), ("r2", "b/ramp.png", 1)], [white, ramp]),
+    }
+    leaks = leakage.find_leaks(manifests, max_bits=3, max_difference=16)
+    assert set(zip(leaks["id"], leaks["other_id"])) == {("r", "r2"), ("r2", "r")}
 
 
 def test_patches_of_one_image_count_once():
-    patches = pd.DataFrame({"id": ["p0", "p1", "p2"], "source_id": "s", "source": "a/s.png", "phash": phash_hex(99)})
-    leaks = leakage.find_leaks({"a": patches, "b": manifest([("s", "b/s.png", 99)])}, 3)
+    patches = pd.DataFrame({"id": ["p0", "p1", "p2"], "source_id": "s", "source": "a/s.png", "phash": phash_hex(99), "thumbnail": FLAT})
+    leaks = leakage.find_leaks({"a": patches, "b": manifest([("s", "b/s.png", 99)])}, 3, 16)
     assert len(leaks) == 2 and set(leaks["id"]) == {"s"}
 
 
