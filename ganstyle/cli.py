@@ -7,6 +7,7 @@ for importing TensorFlow.  Each stage module exposes ``main(argv) -> int``.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 from ganstyle.errors import UserError
@@ -40,6 +41,11 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def setup_logging() -> None:
+    """One log format for every stage, on stderr (Snakemake rules send it to the rule's log: file)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help"}:
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if stage not in STAGES:
         print(f"ganstyle: unknown stage '{stage}'\n\n{_usage()}", file=sys.stderr)
         return 2
+    setup_logging()
     module = importlib.import_module(STAGES[stage][0])
     try:
         return int(module.main(rest, stage=stage) or 0)

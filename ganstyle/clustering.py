@@ -285,7 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, stage: str = "cluster") -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = section("clustering", args.settings, args.config_path)
     cultures, points, replicates, ward_ok = read_distances(args.distances)
     if len(cultures) < 3:

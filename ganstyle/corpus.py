@@ -154,9 +154,7 @@ def main(argv: list[str] | None = None, stage: str = "corpus") -> int:
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     add_settings_arguments(parser, "ingest")
     args = parser.parse_args(argv)
-    from ganstyle.ingest import setup_logging
 
-    setup_logging()
     settings = section("ingest", args.settings, args.config_path)
     images, manifest, ingest_rejects = _read_ingested(args.ingested)
     leaks = read_leaks(args.leakage, args.culture, args.leaked)

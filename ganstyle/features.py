@@ -240,7 +240,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, stage: str = "extract-features") -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.critics and (not args.out_dir or args.seed < 0):
         raise UserError("--critics needs --out-dir and --seed")
     if args.reference and not args.out:

@@ -1355,11 +1355,9 @@ def draw_training(args, settings: dict, display: Display) -> None:
 def draw_transfer(args, settings: dict, display: Display) -> None:
     if len(args.pairs) != len(args.examples):
         raise UserError("--pairs and --examples must list the same number of entries")
-    pairs = []
-    for pair in args.pairs:
-        if pair.count("__") != 1:
-            raise UserError(f"--pairs: '{pair}' is not of the form a__b (config key transfer.pairs)")
-        pairs.append(tuple(pair.split("__")))
+    from ganstyle.transfer import split_pair
+
+    pairs = [split_pair(pair, list(display.info.index)) for pair in args.pairs]
     order = [c for c in display.info.index if any(c in p for p in pairs)] + sorted({c for p in pairs for c in p} - set(display.info.index))
     table = transfer_grid_data(pairs, args.examples, display_of_missing(display, order), order)
     needed = set(table["source_key"]) | set(table["translated_key"])
@@ -1635,7 +1633,6 @@ def main(argv: list[str] | None = None, stage: str = "figures") -> int:
     from ganstyle.registry import load_registry
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("matplotlib", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = section("figures", args.settings, args.config_path)

@@ -595,7 +595,6 @@ def _parser(stage: str) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, stage: str = "train-gan") -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = _parser(stage).parse_args(argv)
     settings = section("gan", args.settings, args.config_path)
     if stage == "train-gan":

@@ -267,10 +267,6 @@ def _parse_metadata(text: str | None) -> dict | None:
     return metadata
 
 
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
-
-
 def main(argv: list[str] | None = None, stage: str = "ingest") -> int:
     parser = argparse.ArgumentParser(prog=f"ganstyle {stage}", description="Decode, clean, de-duplicate and hash one culture's images.")
     parser.add_argument("--culture", required=True, help="culture id, as in the registry")
@@ -280,7 +276,6 @@ def main(argv: list[str] | None = None, stage: str = "ingest") -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_settings_arguments(parser, "ingest")
     args = parser.parse_args(argv)
-    setup_logging()
 
     settings = section("ingest", args.settings, args.config_path)
     config = load_config(args.config_path) if args.cultures is None or args.metadata is None else {}

@@ -198,7 +198,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, stage: str = "train-joint") -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     settings = joint_settings(section("gan", args.settings, args.config_path), section("joint", args.joint))
     if len(set(args.cultures)) != len(args.cultures) or len(args.cultures) < 2:

@@ -120,9 +120,7 @@ def main(argv: list[str] | None = None, stage: str = "leakage") -> int:
     parser.add_argument("--out", required=True, type=Path, help="leakage.tsv to write")
     add_settings_arguments(parser, "ingest")
     args = parser.parse_args(argv)
-    from ganstyle.ingest import setup_logging
 
-    setup_logging()
     settings = section("ingest", args.settings, args.config_path)
     manifests = {}
     for path in args.manifests:

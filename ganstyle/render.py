@@ -615,7 +615,6 @@ def main(argv: list[str] | None = None, stage: str = "render-scripts") -> int:
     parser.add_argument("--min-ink", type=float, default=0.04, help="minimum mean darkness of a patch (0..1)")
     parser.add_argument("--sheet", help="also write one contact sheet PNG per script into this folder")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.per_script < 1 or args.size < 16:
         raise UserError("--per-script must be >= 1 and --size >= 16")
     check_layout_engine()

@@ -71,7 +71,6 @@ def stage_summary(jobs: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None, stage: str = "benchmark-summary") -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog=f"python -m ganstyle {stage}", description=__doc__.split("\n\n")[0])
     parser.add_argument("--benchmarks", type=Path, required=True, help="results/benchmarks")
     args = parser.parse_args(argv)

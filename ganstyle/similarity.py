@@ -891,7 +891,6 @@ def analyse(reference: FeatureFile, critic_spaces: dict[str, dict[int, FeatureFi
 
 def main(argv: list[str] | None = None, stage: str = "similarity") -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = section("similarity", args.settings, args.config_path)
     cultures = list(args.cultures)
     if len(set(cultures)) != len(cultures):

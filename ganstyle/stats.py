@@ -447,7 +447,6 @@ def main(argv: list[str] | None = None, stage: str = "stats") -> int:
     from ganstyle.registry import load_registry
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = section("stats", args.settings, args.config_path)
     permutations, seed, method = settings["permutations"], settings["seed"], settings["mantel_method"]
     out = Path(args.out)

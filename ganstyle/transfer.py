@@ -72,6 +72,10 @@ def pair_name(a: str, b: str) -> str:
     return f"{a}__{b}"
 
 
+class UnknownCulturesInPair(UserError):
+    """A pair naming cultures the registry does not have (skipped by ``parse_pairs``)."""
+
+
 def split_pair(name: str, cultures: list[str]) -> tuple[str, str]:
     """``'a__b'`` -> ``(a, b)`` for known cultures; names may themselves contain '_'."""
     known = set(cultures)
@@ -84,25 +88,34 @@ def split_pair(name: str, cultures: list[str]) -> tuple[str, str]:
     if not splits:
         raise UserError(f"config key '{PAIRS_KEY}': '{name}' is not of the form a__b")
     unknown = sorted({part for a, b in splits for part in (a, b) if part not in known})
-    raise UserError(
+    raise UnknownCulturesInPair(
         f"config key '{PAIRS_KEY}': pair '{name}' names unknown culture(s) {', '.join(unknown)}; "
         f"the registry has {', '.join(cultures)} (set '{PAIRS_KEY}' to your own pairs, 'all' or [])"
     )
 
 
-def parse_pairs(pairs, cultures: list[str]) -> list[tuple[str, str]]:
-    """The configured pairs as ``(a, b)`` with a < b: every pair for ``'all'``, else the listed ones.
+def parse_pairs(pairs, cultures: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The configured pairs as ``(a, b)`` with a < b (every pair for ``'all'``), and the listed
+    pairs skipped because they name cultures not in the registry.
 
-    Raises UserError naming the config key for unknown cultures, a pair of a
-    culture with itself, a pair written b__a, or a pair listed twice.
+    The single owner of the pair list: rules, figures and the transfer table all read
+    it from here.  Unknown cultures are skipped rather than refused, so that a user who
+    replaces the demo registry with their own gets a run (with one warning) while
+    ``transfer.pairs`` still lists the demo's pairs.  Raises UserError naming the config
+    key for a pair of a culture with itself, a pair written b__a, a pair listed twice,
+    or a name that is not of the form a__b.
     """
     if pairs == "all":
-        return list(itertools.combinations(sorted(cultures), 2))
+        return list(itertools.combinations(sorted(cultures), 2)), []
     if isinstance(pairs, str) or not isinstance(pairs, (list, tuple)):
         raise UserError(f"config key '{PAIRS_KEY}': expected 'all' or a list of 'a__b', got {pairs!r}")
-    parsed, seen = [], set()
+    parsed, skipped, seen = [], [], set()
     for name in pairs:
-        a, b = split_pair(str(name), cultures)
+        try:
+            a, b = split_pair(str(name), cultures)
+        except UnknownCulturesInPair:
+            skipped.append(str(name))
+            continue
         if a == b:
             raise UserError(f"config key '{PAIRS_KEY}': pair '{name}' pairs culture '{a}' with itself")
         if a > b:
@@ -111,7 +124,15 @@ def parse_pairs(pairs, cultures: list[str]) -> list[tuple[str, str]]:
             raise UserError(f"config key '{PAIRS_KEY}': pair '{name}' is listed twice")
         seen.add((a, b))
         parsed.append((a, b))
-    return parsed
+    return parsed, skipped
+
+
+def skipped_pairs_warning(skipped: list[str], cultures: list[str]) -> str:
+    """The one line that says which configured pairs are not trained, and which key to change."""
+    return (
+        f"config key '{PAIRS_KEY}': skipping {len(skipped)} pair(s) that name cultures not in the registry: {', '.join(skipped)} "
+        f"(the registry has {', '.join(cultures)}; set '{PAIRS_KEY}' to your own pairs, 'all' or [])"
+    )
 
 
 # ---------------------------------------------------------------- measures (no I/O, no TF)
@@ -475,7 +496,6 @@ def _parser(stage: str) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, stage: str = "train-transfer") -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = _parser(stage).parse_args(argv)
     if stage == "train-transfer":
         settings = section("transfer", args.settings, args.config_path)

@@ -1,12 +1,17 @@
 import json
+import logging
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
-from ganstyle.config import load_config, section
+from ganstyle.config import REPO_ROOT, load_config, section
 from ganstyle.errors import UserError
 
 
-def test_defaults_fill_every_section():
+def test_defaults_fill_every_section(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no config.yaml here
     config = load_config()
     assert config["cultures"] == "data/cultures.tsv"
     assert config["ingest"]["resolution"] == 64
@@ -46,3 +51,29 @@ def test_section_from_settings_json_gets_defaults():
 def test_section_rejects_bad_json():
     with pytest.raises(UserError, match="not valid JSON"):
         section("ingest", "{not json")
+
+
+def test_without_config_a_stage_reads_config_yaml_of_the_working_directory(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.INFO, logger="ganstyle.config"):
+        assert section("ingest")["resolution"] == 64  # no config.yaml here: schema defaults, and the log says so
+    assert "schema defaults" in caplog.text
+    (tmp_path / "config.yaml").write_text("ingest: {resolution: 32}\n")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ganstyle.config"):
+        assert section("ingest")["resolution"] == 32
+    assert f"read {tmp_path / 'config.yaml'}" in caplog.text
+
+
+def test_a_stage_run_by_hand_in_the_repository_uses_its_config_yaml(tmp_path):
+    """`python -m ganstyle ingest` without --config: the demo's 32 px, not the schema's 64, and the log names the file."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ganstyle", "ingest", "--culture", "latin", "--out", str(tmp_path / "latin"), "--no-progress"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"config: read {REPO_ROOT / 'config.yaml'}" in result.stderr
+    with np.load(tmp_path / "latin" / "images.npz") as data:
+        assert data["images"].shape[1:] == (32, 32, 1)

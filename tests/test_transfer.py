@@ -34,20 +34,27 @@ TINY = {
 
 
 def test_all_means_every_pair_once_in_order():
-    pairs = transfer.parse_pairs("all", ["c", "a", "b"])
-    assert pairs == [("a", "b"), ("a", "c"), ("b", "c")]
+    pairs, skipped = transfer.parse_pairs("all", ["c", "a", "b"])
+    assert pairs == [("a", "b"), ("a", "c"), ("b", "c")] and skipped == []
 
 
 def test_listed_pairs_are_split_at_the_double_underscore_between_known_cultures():
-    pairs = transfer.parse_pairs(["greek__latin", "norse_x__old_norse", "old__old_norse"], CULTURES)
+    pairs, _ = transfer.parse_pairs(["greek__latin", "norse_x__old_norse", "old__old_norse"], CULTURES)
     assert pairs == [("greek", "latin"), ("norse_x", "old_norse"), ("old", "old_norse")]
-    assert transfer.parse_pairs([], CULTURES) == []
+    assert transfer.parse_pairs([], CULTURES) == ([], [])
+
+
+def test_pairs_naming_cultures_outside_the_registry_are_skipped_with_one_warning_line():
+    """A user's own registry with config.yaml's demo pairs still runs."""
+    pairs, skipped = transfer.parse_pairs(["greek__latin", "greek__klingon", "arabic__hebrew"], CULTURES)
+    assert pairs == [("greek", "latin")] and skipped == ["greek__klingon", "arabic__hebrew"]
+    line = transfer.skipped_pairs_warning(skipped, CULTURES)
+    assert "\n" not in line and "transfer.pairs" in line and "greek__klingon, arabic__hebrew" in line
 
 
 @pytest.mark.parametrize(
     "pairs,message",
     [
-        (["greek__klingon"], "unknown culture.*klingon"),
         (["latin__greek"], "write pair 'latin__greek' as 'greek__latin'"),
         (["latin__latin"], "with itself"),
         (["greek__latin", "greek__latin"], "listed twice"),
@@ -70,7 +77,8 @@ def test_demo_pairs_cover_each_demo_family_within_and_across():
     # the schema default is [] (any registry); config.yaml lists the demo pairs
     registry = pd.read_csv(REPO_ROOT / "data" / "cultures.tsv", sep="\t")
     family = dict(zip(registry["culture"], registry["group"]))
-    pairs = transfer.parse_pairs(section("transfer", config_path=str(REPO_ROOT / "config.yaml"))["pairs"], list(family))
+    pairs, skipped = transfer.parse_pairs(section("transfer", config_path=str(REPO_ROOT / "config.yaml"))["pairs"], list(family))
+    assert skipped == []
     for group in set(family.values()):
         involved = [(family[a], family[b]) for a, b in pairs if group in (family[a], family[b])]
         assert any(fa == fb for fa, fb in involved), f"no within-family pair for {group}"

@@ -177,12 +177,17 @@ def joint_targets():
 import re
 
 
-from ganstyle.transfer import pair_name, parse_pairs
+from snakemake.logging import logger
 
+from ganstyle.transfer import pair_name, parse_pairs, skipped_pairs_warning
+
+# the one pair list: (a, b) with a < b; rules, figures and the transfer table all use it
 try:
-    TRANSFER_PAIRS = parse_pairs(config["transfer"]["pairs"], CULTURES)
+    TRANSFER_PAIRS, _skipped_pairs = parse_pairs(config["transfer"]["pairs"], CULTURES)
 except UserError as err:
     raise WorkflowError(f"invalid config: {err}") from None
+if _skipped_pairs:
+    logger.warning(skipped_pairs_warning(_skipped_pairs, CULTURES))
 
 
 # the critic of each culture is its GAN's discriminator of the first seed
@@ -254,9 +259,6 @@ def analysis_targets():
 
 # ---- used by figures.smk
 
-import itertools
-
-
 from ganstyle.figures import measure_label
 
 FIGURES = f"{RESULTS}/figures"
@@ -274,11 +276,8 @@ def figure_files(stem):
 
 
 def figure_transfer_pairs():
-    """The configured transfer pairs as 'source__target' ('all': every pair of cultures, registry order)."""
-    pairs = config["transfer"]["pairs"]
-    if pairs == "all":
-        return [f"{a}__{b}" for a, b in itertools.combinations(CULTURES, 2)]
-    return list(pairs)
+    """The transfer pairs as 'a__b', as they were trained (TRANSFER_PAIRS)."""
+    return [pair_name(a, b) for a, b in TRANSFER_PAIRS]
 
 
 def culture_label(wildcards):
