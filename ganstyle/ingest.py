@@ -113,14 +113,20 @@ def pixel_spread(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1, images.shape[-1]).std(axis=1).max(axis=1)
 
 
-def informative(images: np.ndarray, settings: dict) -> np.ndarray:
+def informative(images: np.ndarray, source: np.ndarray, settings: dict) -> np.ndarray:
     """Indices of the training images that are not nearly one flat value; raises Rejected if none is."""
     spread = pixel_spread(images)
     keep = np.flatnonzero(spread >= settings["min_std"])
     if len(keep) == 0:
-        what = "every patch" if len(images) > 1 else f"the {settings['resize']} result"
-        hint = "; a centre crop of a wide image can land on blank background (try ingest.resize: pad)" if settings["resize"] == "crop" else ""
-        raise Rejected("low_information", f"{what} has pixel std {spread.max():.2f} < {settings['min_std']} (ingest.min_std){hint}")
+        limit, whole = settings["min_std"], float(pixel_spread(source[None])[0])
+        if whole < limit:
+            detail = f"the image is nearly one flat value: pixel std {whole:.2f} < {limit} (ingest.min_std)"
+        else:
+            what = "every patch" if len(images) > 1 else f"the {settings['resize']} result"
+            detail = f"{what} has pixel std {spread.max():.2f} < {limit} (ingest.min_std), the whole image {whole:.1f}"
+            if settings["resize"] == "crop":
+                detail += ": the centre square missed the content (try ingest.resize: pad)"
+        raise Rejected("low_information", detail)
     return keep
 
 
@@ -145,7 +151,7 @@ def load_candidate(path: Path, root: Path, settings: dict, decoded_files: dict |
     # removing other images never moves this image's patches
     rng = np.random.default_rng([settings["seed"], int(source_id, 16)])
     images = normalise(decoded.pixels, settings["resolution"], settings["resize"], settings["background"], settings["patches_per_image"], rng)
-    keep = informative(images, settings)
+    keep = informative(images, decoded.pixels, settings)
     return Candidate(
         source=display_path(path),
         path_key=os.fsencode(path),
