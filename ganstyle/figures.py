@@ -1057,7 +1057,7 @@ def plot_group_recovery(table: pd.DataFrame) -> object:
     ax_ari.set_xlim(min(-0.2, float(np.nanmin(table["ari"].to_numpy(float), initial=0.0))), 1.05)
     for yi, (ari, p) in zip(y, zip(table["ari"], table["ari_p_value"])):
         if np.isfinite(ari):
-            ax_ari.text(max(ari, 0.0) + 0.03, yi, style.format_p(p), va="center", fontsize="x-small")
+            ax_ari.text(max(ari, 0.0) + 0.03, yi, f"p = {style.format_p(p)}", va="center", fontsize="x-small")
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker="o", linestyle="-", color=ROLE_COLOURS[r], label=ROLE_NAMES[r]) for r in dict.fromkeys(table["role"]) if r in ROLE_COLOURS]
