@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
 
 REASONS = {
     "empty": "the file has zero bytes",
@@ -252,15 +252,7 @@ def _tiff_compression(data: bytes) -> int | None:
     return 1  # the tag's default: no compression
 
 
-def _known_tiff_compressions() -> set[int]:
-    from PIL import TiffImagePlugin
-
-    return set(TiffImagePlugin.COMPRESSION_INFO)
-
-
 def _tiff_codec(code: int | None) -> str:
-    from PIL import TiffImagePlugin
-
     name = TiffImagePlugin.COMPRESSION_INFO.get(code, "unknown to Pillow")
     return f"TIFF compression {code} ({name})"
 
@@ -311,7 +303,6 @@ def _check_frames(image: Image.Image, max_pixels: int) -> int:
         for frame in range(1, frames):
             image.seek(frame)
             _check_size(*image.size, max_pixels, f"frame {frame + 1} of {frames}: ")
-        image.seek(0)
     return frames
 
 
@@ -383,7 +374,7 @@ def decode_image(data: bytes, *, channels: int, background=(255, 255, 255), max_
         if failures:
             raise failures[0]  # the announced (or first accepting) format's reason
         compression = _tiff_compression(data) if announced == "TIFF" else None
-        if compression is not None and compression not in _known_tiff_compressions():
+        if compression is not None and compression not in TiffImagePlugin.COMPRESSION_INFO:
             raise Rejected("unsupported_codec", f"{_tiff_codec(compression)}: Pillow cannot open it")
         if announced:
             raise Rejected("corrupt", f"starts like {announced} but cannot be opened ({len(data)} bytes)")
