@@ -7,7 +7,7 @@ from feature_files import write_feature_files
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr
 
-from ganstyle import clustering, similarity, stats
+from ganstyle import clustering, measures, similarity, stats
 from ganstyle.errors import UserError
 from ganstyle.metrics.geo import haversine_km
 
@@ -193,7 +193,7 @@ def test_stage_end_to_end(tmp_path):
     permdisp = pd.read_csv(out / "permdisp.tsv", sep="\t")
     assert len(permdisp) == len(permanova)
     seeds = pd.read_csv(out / "seed_stability.tsv", sep="\t")
-    per_seed_distances = {name for name, m in similarity.MEASURES.items() if m.per_seed and m.distance}
+    per_seed_distances = {name for name, m in measures.MEASURES.items() if m.per_seed and m.distance}
     assert set(seeds["measure"]) == per_seed_distances
     assert (seeds["seed_a"] == 0).all() and (seeds["seed_b"] == 1).all()
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ganstyle.metrics.classification import mann_whitney_u, roc_auc
+from ganstyle.metrics.classification import confusion_rates, mann_whitney_u, probe_distance, probe_predictions, roc_auc
 
 
 def pair_count_auc(pos, neg):
@@ -40,3 +40,34 @@ def test_roc_auc_extremes():
 def test_roc_auc_bad_input(pos, neg, match):
     with pytest.raises(ValueError, match=match):
         roc_auc(pos, neg)
+
+
+def test_confusion_rates_and_probe_distance():
+    true = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
+    pred = np.array([0, 0, 1, 1, 1, 1, 0, 0, 2, 2])
+    groups = [np.flatnonzero(true == k) for k in range(3)]
+    conf = confusion_rates(true, pred, groups)
+    np.testing.assert_allclose(conf, [[0.5, 0.5, 0], [0.5, 0.5, 0], [0, 0, 1]])
+    dist = probe_distance(conf)
+    assert dist[0, 1] == pytest.approx(0.0)  # mixed up as often as right: indistinguishable
+    assert dist[0, 2] == pytest.approx(1.0) and dist[1, 2] == pytest.approx(1.0)
+    # a bootstrap resample that repeats rows counts them repeatedly
+    conf_rep = confusion_rates(true, pred, [np.array([0, 0, 0, 2]), groups[1], groups[2]])
+    np.testing.assert_allclose(conf_rep[0], [0.75, 0.25, 0])
+
+
+def test_probe_distance_warns_for_pairs_never_predicted():
+    conf = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    with pytest.warns(RuntimeWarning, match="never predicted"):
+        dist = probe_distance(conf)
+    assert dist[0, 1] == 0.0 and np.isfinite(dist).all()
+
+
+def test_probe_predictions_separate_separable_cultures():
+    rng = np.random.default_rng(2)
+    x = np.vstack([rng.normal(size=(20, 4)), rng.normal(size=(20, 4)) + 5.0])
+    labels = np.repeat([0, 1], 20)
+    predicted = probe_predictions(x, labels, folds=4, c=1.0, seed=0)
+    assert (predicted == labels).mean() > 0.95
+    with pytest.raises(ValueError, match="fewer than 2"):
+        probe_predictions(x[:21], np.r_[labels[:20], 1], folds=4, c=1.0, seed=0)

@@ -3,16 +3,8 @@
 import numpy as np
 import pytest
 
-from ganstyle.metrics.distances import (
-    count_matrix,
-    crossnobis_matrix,
-    frechet_distance,
-    frechet_matrix,
-    kid_matrix,
-    noise_whitener,
-    polynomial_kernel,
-    polynomial_mmd2,
-)
+from ganstyle.metrics.distances import frechet_distance, polynomial_kernel, polynomial_mmd2
+from ganstyle.metrics.matrices import count_matrix, crossnobis_matrix, frechet_matrix, kid_matrix, noise_whitener
 
 
 def _sets(rng, sizes=(30, 40, 25), d=6, shifts=(0.0, 0.5, 1.5)):
