@@ -50,6 +50,4 @@ rule all:
 # where the time went: results/benchmarks/{jobs,stages}.tsv from every rule's benchmark file
 onsuccess:
     if Path(BENCHMARKS).is_dir():
-        shell(
-            "python -m ganstyle benchmark-summary --benchmarks {BENCHMARKS:q} > {LOGS}/benchmark_summary.log 2>&1"
-        )
+        shell("python -m ganstyle benchmark-summary --benchmarks {BENCHMARKS:q} > {LOGS}/benchmark_summary.log 2>&1")

@@ -38,5 +38,4 @@ rule cluster:
         outdir=lambda wildcards, output: os.path.dirname(output.summary),
         settings=settings("clustering"),
     shell:
-        "python -m ganstyle cluster --distances {input.distances:q} --settings {params.settings:q}"
-        " --out {params.outdir:q} > {log} 2>&1"
+        "python -m ganstyle cluster --distances {input.distances:q} --settings {params.settings:q} --out {params.outdir:q} > {log} 2>&1"

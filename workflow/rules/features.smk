@@ -46,5 +46,4 @@ rule reference_features:
     params:
         cultures=" ".join(CULTURES),
     shell:
-        "python -m ganstyle extract-features --reference --cultures {params.cultures}"
-        " --corpora {input.corpora:q} --out {output:q} > {log} 2>&1"
+        "python -m ganstyle extract-features --reference --cultures {params.cultures} --corpora {input.corpora:q} --out {output:q} > {log} 2>&1"

@@ -6,12 +6,7 @@ rule train_gan:
     input:
         corpus=corpus_of("culture"),
     output:
-        **{
-            kind: expand(
-                f"{RESULTS}/gan/{{{{culture}}}}/seed{{seed}}/{name}", seed=GAN_SEEDS
-            )
-            for kind, name in GAN_RUN_FILES.items()
-        },
+        **{kind: expand(f"{RESULTS}/gan/{{{{culture}}}}/seed{{seed}}/{name}", seed=GAN_SEEDS) for kind, name in GAN_RUN_FILES.items()},
     log:
         f"{LOGS}/gan/{{culture}}.log",
     benchmark:
@@ -55,9 +50,7 @@ rule gan_sanity:
     conda:
         "../envs/ganstyle.yaml"
     params:
-        settings=json.dumps(
-            {"sanity_n_boot": config["gan"]["sanity_n_boot"], "seeds": GAN_SEEDS[:1]}
-        ),
+        settings=json.dumps({"sanity_n_boot": config["gan"]["sanity_n_boot"], "seeds": GAN_SEEDS[:1]}),
         cultures=CULTURES,
     shell:
         "python -m ganstyle gan-sanity --cultures {params.cultures} --samples {input.samples:q}"

@@ -53,10 +53,7 @@ rule train_transfer:
 rule transfer_distances:
     """All trained pairs' transfer measures in one long table (source, target, measure, value, ci_low, ci_high)."""
     input:
-        metrics=[
-            f"{RESULTS}/transfer/{pair_name(a, b)}/metrics.tsv"
-            for a, b in TRANSFER_PAIRS
-        ],
+        metrics=[f"{RESULTS}/transfer/{pair_name(a, b)}/metrics.tsv" for a, b in TRANSFER_PAIRS],
     output:
         f"{RESULTS}/transfer/transfer_distances.tsv",
     log:
