@@ -22,7 +22,7 @@ from scipy.cluster.hierarchy import cophenet, fcluster, linkage
 from scipy.linalg import orthogonal_procrustes
 from scipy.spatial.distance import squareform
 
-from ganstyle import io
+from ganstyle import files, io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
 
@@ -246,23 +246,15 @@ def cluster_measure(
 
 
 def read_distances(path: str) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray | None], dict[str, bool]]:
-    """(cultures, point matrices, replicate matrices or None, ward allowed) by measure name."""
-    if not Path(path).exists():
-        raise UserError(f"distances not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        if not {"cultures", "measures", "ward_ok"} <= set(data.files):
-            raise UserError(f"{path}: not a distances.npz of the similarity stage")
-        cultures = [str(c) for c in data["cultures"]]
-        names = [str(m) for m in data["measures"]]
-        ward = dict(zip(names, (bool(w) for w in data["ward_ok"])))
-        points, replicates = {}, {}
-        for name in names:
-            try:
-                points[name] = clean_distance(data[name], f"{path}: {name}")
-            except ValueError as err:
-                raise UserError(str(err)) from err
-            replicates[name] = data[f"{name}__boot"] if f"{name}__boot" in data.files else None
-    return cultures, points, replicates, ward
+    """(cultures, point matrices checked as distances, replicate matrices or None, ward allowed) by measure name."""
+    distances = files.load_distances(path)
+    points = {}
+    for name, matrix in distances.values.items():
+        try:
+            points[name] = clean_distance(matrix, f"{path}: {name}")
+        except ValueError as err:
+            raise UserError(str(err)) from err
+    return distances.cultures, points, distances.replicates, distances.ward
 
 
 def _clean_replicates(name: str, replicates: np.ndarray | None) -> np.ndarray | None:
@@ -306,7 +298,7 @@ def main(argv: list[str] | None = None, stage: str = "cluster") -> int:
             if result["consensus"] is not None:
                 frame = pd.DataFrame(result["consensus"], index=cultures, columns=cultures)
                 frame.index.name = "culture"
-                io.write_tsv(out / "consensus" / f"{name}__{method}.tsv", frame, index=True)
+                io.write_tsv(out / files.CLUSTERING["consensus"] / f"{name}__{method}.tsv", frame, index=True)
             log.info(
                 "%s / %s: k=%s silhouette=%.3f cophenetic r=%.3f",
                 name,
@@ -353,15 +345,15 @@ def main(argv: list[str] | None = None, stage: str = "cluster") -> int:
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns or first)
         return frame[first + [c for c in frame.columns if c not in first]]
 
-    io.write_tsv(out / "summary.tsv", ordered([pd.DataFrame(summaries)]))
-    io.write_tsv(out / "linkage.tsv", ordered(linkages))
-    io.write_tsv(out / "silhouette.tsv", ordered(silhouettes))
-    io.write_tsv(out / "assignments.tsv", ordered(assignments, first + ["k", "culture", "cluster"]))
-    io.write_tsv(out / "mds.tsv", pd.concat(mds_rows, ignore_index=True))
+    io.write_tsv(out / files.CLUSTERING["summary"], ordered([pd.DataFrame(summaries)]))
+    io.write_tsv(out / files.CLUSTERING["linkage"], ordered(linkages))
+    io.write_tsv(out / files.CLUSTERING["silhouette"], ordered(silhouettes))
+    io.write_tsv(out / files.CLUSTERING["assignments"], ordered(assignments, first + ["k", "culture", "cluster"]))
+    io.write_tsv(out / files.CLUSTERING["mds"], pd.concat(mds_rows, ignore_index=True))
     io.write_tsv(
-        out / "mds_bootstrap.tsv",
+        out / files.CLUSTERING["mds_bootstrap"],
         pd.concat(mds_replicate_rows, ignore_index=True) if mds_replicate_rows else pd.DataFrame(columns=["measure", "replicate", "culture", "x", "y"]),
     )
-    (out / "consensus").mkdir(parents=True, exist_ok=True)  # declared output, even with no bootstrap
+    (out / files.CLUSTERING["consensus"]).mkdir(parents=True, exist_ok=True)  # declared output, even with no bootstrap
     log.info("clustered %d measures -> %s", len(points), out)
     return 0

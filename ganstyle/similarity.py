@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganstyle import io
+from ganstyle import files, io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
 from ganstyle.features import CRITIC_SPACES
@@ -171,63 +171,50 @@ class FeatureFile:
     steps: list[int]
 
 
-def _check_keys(path: str, data, keys: set[str]) -> None:
-    missing = keys - set(data.files)
-    if missing:
-        raise UserError(f"{path}: missing array(s) {', '.join(sorted(missing))} (re-run extract_features)")
-
-
 def read_reference(path: str) -> FeatureFile:
-    if not Path(path).exists():
-        raise UserError(f"features not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        _check_keys(path, data, {"features", "culture", "ids"})
-        return FeatureFile(path, "reference", -1, data["culture"].astype(str), data["ids"].astype(str), [SpaceData([data["features"].astype(np.float64)])], [0])
+    f = files.load_reference_features(path)
+    return FeatureFile(path, "reference", -1, f.culture, f.ids, [SpaceData([f.features.astype(np.float64)])], [0])
 
 
 def read_critic_space(path: str, cultures: Sequence[str]) -> FeatureFile:
     """A critic-space file of the features stage, logit columns put in the order of ``cultures``."""
-    if not Path(path).exists():
-        raise UserError(f"features not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        _check_keys(path, data, {"features", "blocks", "logits", "logit_cultures", "culture", "ids", "space", "seed", "steps"})
-        space = str(data["space"])
-        if space not in SPACES or SPACES[space].critics is None:
-            raise UserError(f"{path}: unknown critic space '{space}' (expected one of {', '.join(CRITIC_SPACES)})")
-        columns = list(data["logit_cultures"].astype(str))
-        missing = [c for c in cultures if c not in columns]
-        if missing:
-            raise UserError(f"{path}: no critic (logit) for culture(s) {', '.join(missing)}")
-        order = [columns.index(c) for c in cultures]
-        edges = np.cumsum([0, *data["blocks"].astype(int)])
-        snapshots = []
-        for s in range(data["features"].shape[0]):
-            features = data["features"][s].astype(np.float64)
-            embeddings = data["embeddings"][s][order].astype(np.float64) if "embeddings" in data.files else None
-            snapshots.append(SpaceData([features[:, a:b] for a, b in itertools.pairwise(edges)], data["logits"][s][:, order].astype(np.float64), embeddings))
-        if SPACES[space].critics == "joint" and snapshots[0].embeddings is None:
-            raise UserError(f"{path}: a joint critic's file needs 'embeddings' (re-run extract_features)")
-        return FeatureFile(path, space, int(data["seed"]), data["culture"].astype(str), data["ids"].astype(str), snapshots, [int(s) for s in data["steps"]])
+    f = files.load_critic_space(path)
+    if f.space not in SPACES or SPACES[f.space].critics is None:
+        raise UserError(f"{path}: unknown critic space '{f.space}' (expected one of {', '.join(CRITIC_SPACES)})")
+    columns = list(f.logit_cultures)
+    missing = [c for c in cultures if c not in columns]
+    if missing:
+        raise UserError(f"{path}: no critic (logit) for culture(s) {', '.join(missing)}")
+    if SPACES[f.space].critics == "joint" and f.embeddings is None:
+        raise UserError(f"{path}: a joint critic's file needs 'embeddings' (re-run extract_features)")
+    order = [columns.index(c) for c in cultures]
+    edges = np.cumsum([0, *f.blocks])
+    snapshots = []
+    for s in range(f.features.shape[0]):
+        features = f.features[s].astype(np.float64)
+        embeddings = f.embeddings[s][order].astype(np.float64) if f.embeddings is not None else None
+        snapshots.append(SpaceData([features[:, a:b] for a, b in itertools.pairwise(edges)], f.logits[s][:, order].astype(np.float64), embeddings))
+    return FeatureFile(path, f.space, f.seed, f.culture, f.ids, snapshots, [int(step) for step in f.steps])
 
 
-def check_same_images(files: Sequence[FeatureFile], cultures: Sequence[str]) -> None:
+def check_same_images(feature_files: Sequence[FeatureFile], cultures: Sequence[str]) -> None:
     """Every feature file must describe the same held-out images in the same order."""
-    first = files[0]
+    first = feature_files[0]
     unknown = sorted(set(first.culture) - set(cultures))
     if unknown:
         raise UserError(f"{first.path}: cultures not in --cultures: {', '.join(unknown)}")
     absent = [c for c in cultures if c not in set(first.culture)]
     if absent:
         raise UserError(f"{first.path}: no images of culture(s) {', '.join(absent)} (re-run extract_features)")
-    for other in files[1:]:
+    for other in feature_files[1:]:
         if not (np.array_equal(other.culture, first.culture) and np.array_equal(other.ids, first.ids)):
             raise UserError(f"{other.path} and {first.path} hold different held-out images (re-run extract_features)")
 
 
-def by_space_and_seed(files: Sequence[FeatureFile]) -> dict[str, dict[int, FeatureFile]]:
+def by_space_and_seed(feature_files: Sequence[FeatureFile]) -> dict[str, dict[int, FeatureFile]]:
     """Critic-space files by space and seed; every space must have the same seeds."""
     spaces: dict[str, dict[int, FeatureFile]] = {}
-    for f in files:
+    for f in feature_files:
         if f.seed in spaces.setdefault(f.space, {}):
             raise UserError(f"{f.path}: a second file of space '{f.space}' seed {f.seed}")
         spaces[f.space][f.seed] = f
@@ -305,8 +292,8 @@ def analyse(reference: FeatureFile, critic_spaces: dict[str, dict[int, FeatureFi
 
     estimates = estimate("reference", None, reference)
     per_seed: dict[int, dict[str, Estimate]] = {}
-    for space, files in critic_spaces.items():
-        for seed, f in files.items():
+    for space, by_seed in critic_spaces.items():
+        for seed, f in by_seed.items():
             per_seed.setdefault(seed, {}).update(estimate(space, seed, f))
     estimates.update(mean_estimates(list(per_seed.values())))
     for name, est in estimates.items():
@@ -369,17 +356,20 @@ def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, ana
         [long_rows(name, cultures, unknown_sizes if name.startswith("transfer_") else sizes, est.value, *intervals[name]) for name, est in estimates.items()],
         ignore_index=True,
     )[LONG_COLUMNS]
-    io.write_tsv(out / "similarity.tsv", table)
+    io.write_tsv(out / files.SIMILARITY["table"], table)
     for name, est in estimates.items():
-        io.write_tsv(out / "matrices" / f"{name}.tsv", square_frame(est.value, cultures), index=True)
+        io.write_tsv(out / files.SIMILARITY["matrices"] / f"{name}.tsv", square_frame(est.value, cultures), index=True)
 
     distance_names = [name for name in estimates if measures[name].distance]
-    arrays = {"cultures": np.asarray(cultures), "measures": np.asarray(distance_names), "ward_ok": np.asarray([measures[n].ward for n in distance_names])}
-    for name in distance_names:
-        arrays[name] = estimates[name].value
-        if estimates[name].replicates is not None:
-            arrays[f"{name}__boot"] = estimates[name].replicates
-    io.write_npz(out / "distances.npz", **arrays)
+    files.save_distances(
+        out / files.SIMILARITY["distances"],
+        files.Distances(
+            list(cultures),
+            {n: estimates[n].value for n in distance_names},
+            {n: estimates[n].replicates for n in distance_names},
+            {n: measures[n].ward for n in distance_names},
+        ),
+    )
 
     seed_rows = [
         long_rows(name, cultures, sizes, est.value, est.value, est.value)[["culture_a", "culture_b", "measure", "value"]].assign(seed=seed)
@@ -387,12 +377,12 @@ def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, ana
         for name, est in seed_estimates.items()
         if measures[name].distance
     ]
-    io.write_tsv(out / "per_seed.tsv", pd.concat(seed_rows, ignore_index=True)[["seed", "culture_a", "culture_b", "measure", "value"]])
-    io.write_tsv(out / "floors.tsv", analysis.floors)
-    io.write_tsv(out / "spaces.tsv", analysis.spaces)
+    io.write_tsv(out / files.SIMILARITY["per_seed"], pd.concat(seed_rows, ignore_index=True)[["seed", "culture_a", "culture_b", "measure", "value"]])
+    io.write_tsv(out / files.SIMILARITY["floors"], analysis.floors)
+    io.write_tsv(out / files.SIMILARITY["spaces"], analysis.spaces)
     role = {name: SPACES[m.space].role if m.space else "transfer" for name, m in measures.items()}
     io.write_tsv(
-        out / "measures.tsv",
+        out / files.SIMILARITY["measures"],
         pd.DataFrame(
             [
                 {
@@ -409,5 +399,5 @@ def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, ana
             ]
         ),
     )
-    io.write_npz(out / "image_features.npz", culture=analysis.culture, ids=analysis.ids, **analysis.embeddings)
+    files.save_image_features(out / files.SIMILARITY["image_features"], files.ImageFeatures(analysis.culture, analysis.ids, analysis.embeddings))
     log.info("wrote %d measures (%d distances) to %s", len(estimates), len(distance_names), out)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganstyle import io
+from ganstyle import files, io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
 
@@ -467,13 +467,13 @@ def main(argv: list[str] | None = None, stage: str = "stats") -> int:
     ari = pd.DataFrame(columns=ARI_COLUMNS)
     if has_groups:
         ari = agreement_table(io.read_tsv(args.assignments), io.read_tsv(args.cluster_summary), group_of, permutations, seed)
-    io.write_tsv(out / "ari_nmi.tsv", ari)
+    io.write_tsv(out / files.STATS["ari_nmi"], ari)
 
     # PERMANOVA / PERMDISP
     anova_rows, disp_rows = [], []
-    with np.load(args.image_features, allow_pickle=False) as data:
-        image_cultures = data["culture"].astype(str)
-        spaces = {name: data[name].astype(np.float64) for name in data.files if name not in ("culture", "ids")}
+    image_features = files.load_image_features(args.image_features)
+    image_cultures = image_features.culture
+    spaces = {name: features.astype(np.float64) for name, features in image_features.spaces.items()}
     for space, features in spaces.items():
         anova, disp = image_level_tests(features, image_cultures, group_of if has_groups else {}, space, permutations, seed)
         anova_rows += anova
@@ -485,8 +485,8 @@ def main(argv: list[str] | None = None, stage: str = "stats") -> int:
             if tests:
                 anova_rows.append(tests[0])
                 disp_rows.append(tests[1])
-    io.write_tsv(out / "permanova.tsv", pd.DataFrame(anova_rows, columns=PERMANOVA_COLUMNS))
-    io.write_tsv(out / "permdisp.tsv", pd.DataFrame(disp_rows, columns=PERMANOVA_COLUMNS))
+    io.write_tsv(out / files.STATS["permanova"], pd.DataFrame(anova_rows, columns=PERMANOVA_COLUMNS))
+    io.write_tsv(out / files.STATS["permdisp"], pd.DataFrame(disp_rows, columns=PERMANOVA_COLUMNS))
 
     # Mantel tests: measures, geography, user matrices
     matrices = dict(distances)
@@ -498,18 +498,18 @@ def main(argv: list[str] | None = None, stage: str = "stats") -> int:
             raise UserError(f"config key stats.external_matrices: name '{entry['name']}' is already used by a measure")
         matrices[entry["name"]] = read_external_matrix(entry["path"], cultures, f"stats.external_matrices '{entry['name']}'")
     mantel = mantel_table(matrices, method, permutations, seed)
-    io.write_tsv(out / "mantel.tsv", mantel)
+    io.write_tsv(out / files.STATS["mantel"], mantel)
 
     # stability across GAN seeds
     per_seed = seed_matrices(io.read_tsv(args.per_seed), cultures)
     stability = seed_stability_table(per_seed, method, permutations, seed)
     if stability.empty:
         log.info("one GAN seed: seed_stability.tsv has no rows (config key gan.seeds)")
-    io.write_tsv(out / "seed_stability.tsv", stability)
+    io.write_tsv(out / files.STATS["seed_stability"], stability)
     recovery = pd.DataFrame(columns=RECOVERY_COLUMNS)
     if has_groups:
         recovery = group_recovery_table(distances, replicates, per_seed, cultures, group_of, ari, stability, io.read_tsv(args.measures), args.ci)
-    io.write_tsv(out / "group_recovery.tsv", recovery)
-    io.write_tsv(out / "summary.tsv", measure_summary(list(distances), ari, mantel, stability))
+    io.write_tsv(out / files.STATS["group_recovery"], recovery)
+    io.write_tsv(out / files.STATS["summary"], measure_summary(list(distances), ari, mantel, stability))
     log.info("stats -> %s", out)
     return 0

@@ -6,7 +6,7 @@ import pytest
 from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import pdist, squareform
 
-from ganstyle import clustering
+from ganstyle import clustering, files
 from ganstyle.errors import UserError
 
 
@@ -117,19 +117,12 @@ def _write_distances(path, with_boot=True):
     cultures = [f"c{i}" for i in range(len(POINTS))]
     rng = np.random.default_rng(1)
     d = _points_distance(POINTS)
-    arrays = {
-        "cultures": np.array(cultures),
-        "measures": np.array(["fd_x", "kid_x", "transfer_y_sym"]),
-        "ward_ok": np.array([False, True, False]),
-        "fd_x": d,
-        "kid_x": d**2,
-        "transfer_y_sym": d + 1.0 - np.eye(len(d)),
-    }
+    values = {"fd_x": d, "kid_x": d**2, "transfer_y_sym": d + 1.0 - np.eye(len(d))}
+    replicates = {}
     if with_boot:
         boot = np.stack([_points_distance(POINTS + 0.3 * rng.normal(size=POINTS.shape)) for _ in range(10)])
-        arrays["fd_x__boot"] = boot
-        arrays["kid_x__boot"] = boot**2
-    np.savez(path, **arrays)
+        replicates = {"fd_x": boot, "kid_x": boot**2}
+    files.save_distances(path, files.Distances(list(cultures), values, replicates, {"kid_x": True}))
     return cultures
 
 
