@@ -7,27 +7,27 @@ rule cluster:
         distances=rules.similarity.output.distances,
     output:
         summary=report(
-            f"{RESULTS}/clustering/summary.tsv",
+            CLUSTERING.path(RESULTS, "summary"),
             caption="../report/clustering_summary.rst",
             category="Clustering",
             subcategory="Tables",
         ),
         linkage=report(
-            f"{RESULTS}/clustering/linkage.tsv",
+            CLUSTERING.path(RESULTS, "linkage"),
             caption="../report/clustering_linkage.rst",
             category="Clustering",
             subcategory="Tables",
         ),
-        silhouette=f"{RESULTS}/clustering/silhouette.tsv",
-        assignments=f"{RESULTS}/clustering/assignments.tsv",
-        consensus=directory(f"{RESULTS}/clustering/consensus"),
+        silhouette=CLUSTERING.path(RESULTS, "silhouette"),
+        assignments=CLUSTERING.path(RESULTS, "assignments"),
+        consensus=directory(CLUSTERING.path(RESULTS, "consensus")),
         mds=report(
-            f"{RESULTS}/clustering/mds.tsv",
+            CLUSTERING.path(RESULTS, "mds"),
             caption="../report/clustering_mds_table.rst",
             category="Clustering",
             subcategory="Tables",
         ),
-        mds_bootstrap=f"{RESULTS}/clustering/mds_bootstrap.tsv",
+        mds_bootstrap=CLUSTERING.path(RESULTS, "mds_bootstrap"),
     log:
         f"{LOGS}/clustering/cluster.log",
     benchmark:

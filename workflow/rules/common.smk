@@ -3,15 +3,22 @@
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from ganstyle.errors import UserError
+from ganstyle.features import CRITIC_SPACES
+from ganstyle.files import CLUSTERING, GAN_RUN, SIMILARITY, STATS, TRANSFER_RUN
+from ganstyle.joint import critic_file, snapshot_steps
 from ganstyle.leakage import rows_digest
+from ganstyle.measures import measure_label
 from ganstyle.registry import culture_source, load_registry
+from ganstyle.transfer import pair_name, parse_pairs, skipped_pairs_warning
 
 
 def _validate_config():
@@ -103,6 +110,8 @@ def all_corpora(wildcards=None):
 # ---- used by gan.smk
 
 GAN_SEEDS = config["gan"]["seeds"]
+# the seed whose GAN stands for its culture where one is needed: samples, transfer critics, figures
+FIRST_GAN_SEED = GAN_SEEDS[0]
 
 
 def gan_settings(*keys_not_used):
@@ -115,20 +124,9 @@ def gan_settings(*keys_not_used):
     )
 
 
-# what one (culture, seed) GAN run writes into results/gan/{culture}/seed{seed}/
-GAN_RUN_FILES = {
-    "generator": "generator.keras",
-    "discriminator": "discriminator.keras",
-    "samples_png": "samples.png",
-    "samples": "samples.npz",
-    "history": "history.tsv",
-    "metrics": "metrics.json",
-}
-
-
 def gan_targets():
     per_culture = expand(
-        f"{RESULTS}/gan/{{culture}}/seed{{seed}}/metrics.json",
+        GAN_RUN.path(RESULTS, "metrics", culture="{culture}", seed="{seed}"),
         culture=CULTURES,
         seed=GAN_SEEDS,
     )
@@ -141,14 +139,10 @@ JOINT = config["joint"]["enabled"]
 
 
 def joint_snapshot_steps():
-    from ganstyle.joint import snapshot_steps
-
     return snapshot_steps({**config["gan"], **config["joint"]})
 
 
 def _joint_critic_files():
-    from ganstyle.joint import critic_file
-
     return [critic_file(step) for step in joint_snapshot_steps()]
 
 
@@ -174,13 +168,6 @@ def joint_targets():
 
 # ---- used by transfer.smk
 
-import re
-
-
-from snakemake.logging import logger
-
-from ganstyle.transfer import pair_name, parse_pairs, skipped_pairs_warning
-
 # the one pair list: (a, b) with a < b; rules, figures and the transfer table all use it
 try:
     TRANSFER_PAIRS, _skipped_pairs = parse_pairs(config["transfer"]["pairs"], CULTURES)
@@ -188,10 +175,6 @@ except UserError as err:
     raise WorkflowError(f"invalid config: {err}") from None
 if _skipped_pairs:
     logger.warning(skipped_pairs_warning(_skipped_pairs, CULTURES))
-
-
-# the critic of each culture is its GAN's discriminator of the first seed
-TRANSFER_CRITIC_SEED = config["gan"]["seeds"][0]
 
 
 # culture ids may contain '_': only registry names match, so '{a}__{b}' splits one way
@@ -204,12 +187,10 @@ def transfer_targets():
     """The combined transfer table, or nothing when no pairs are configured."""
     if not TRANSFER_PAIRS:
         return []
-    return [f"{RESULTS}/transfer/transfer_distances.tsv"]
+    return [rules.transfer_distances.output[0]]
 
 
 # ---- used by features.smk
-
-from ganstyle.features import CRITIC_SPACES
 
 # the joint spaces exist only with the joint critic
 FEATURE_SPACES = [
@@ -236,7 +217,7 @@ def transfer_distance_input():
     """
     n = len(CULTURES)
     complete = len(TRANSFER_PAIRS) == n * (n - 1) // 2 and n > 1
-    return [f"{RESULTS}/transfer/transfer_distances.tsv"] if complete else []
+    return [rules.transfer_distances.output[0]] if complete else []
 
 
 # ---- used by stats.smk
@@ -259,15 +240,10 @@ def analysis_targets():
 
 # ---- used by figures.smk
 
-from ganstyle.figures import measure_label
-
 FIGURES = f"{RESULTS}/figures"
 
 
 FIGURE_FORMATS = config["figures"]["formats"]
-
-
-FIRST_GAN_SEED = config["gan"]["seeds"][0]
 
 
 def figure_files(stem):

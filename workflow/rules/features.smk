@@ -5,10 +5,7 @@
 rule extract_features:
     """Features and logits of the per-culture critics, the joint critic and both untrained controls (one seed)."""
     input:
-        critics=expand(
-            f"{RESULTS}/gan/{{culture}}/seed{{{{seed}}}}/discriminator.keras",
-            culture=CULTURES,
-        ),
+        critics=[GAN_RUN.path(RESULTS, "discriminator", culture=culture, seed="{seed}") for culture in CULTURES],
         joint=lambda wildcards: joint_critics(wildcards.seed),
         corpora=all_corpora,
     output:

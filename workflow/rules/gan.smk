@@ -6,7 +6,7 @@ rule train_gan:
     input:
         corpus=corpus_of("culture"),
     output:
-        **{kind: expand(f"{RESULTS}/gan/{{{{culture}}}}/seed{{seed}}/{name}", seed=GAN_SEEDS) for kind, name in GAN_RUN_FILES.items()},
+        **{kind: [GAN_RUN.path(RESULTS, kind, culture="{culture}", seed=seed) for seed in GAN_SEEDS] for kind in GAN_RUN.names},
     log:
         f"{LOGS}/gan/{{culture}}.log",
     benchmark:
@@ -35,10 +35,7 @@ rule train_gan:
 rule gan_sanity:
     """KID of every culture's generator (first seed) against every culture's held-out images."""
     input:
-        samples=expand(
-            f"{RESULTS}/gan/{{culture}}/seed{GAN_SEEDS[0]}/samples.npz",
-            culture=CULTURES,
-        ),
+        samples=[GAN_RUN.path(RESULTS, "samples", culture=culture, seed=FIRST_GAN_SEED) for culture in CULTURES],
         corpora=all_corpora,
     output:
         long=f"{RESULTS}/gan/sanity_kid.tsv",
@@ -50,7 +47,7 @@ rule gan_sanity:
     conda:
         "../envs/ganstyle.yaml"
     params:
-        settings=json.dumps({"sanity_n_boot": config["gan"]["sanity_n_boot"], "seeds": GAN_SEEDS[:1]}),
+        settings=json.dumps({"sanity_n_boot": config["gan"]["sanity_n_boot"], "seeds": [FIRST_GAN_SEED]}),
         cultures=CULTURES,
     shell:
         "python -m ganstyle gan-sanity --cultures {params.cultures} --samples {input.samples:q}"

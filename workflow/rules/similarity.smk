@@ -9,33 +9,33 @@ rule similarity:
         transfer=transfer_distance_input(),
     output:
         table=report(
-            f"{RESULTS}/similarity/similarity.tsv",
+            SIMILARITY.path(RESULTS, "table"),
             caption="../report/similarity_table.rst",
             category="Similarity",
             subcategory="Tables",
         ),
-        matrices=directory(f"{RESULTS}/similarity/matrices"),
-        distances=f"{RESULTS}/similarity/distances.npz",
-        per_seed=f"{RESULTS}/similarity/per_seed.tsv",
+        matrices=directory(SIMILARITY.path(RESULTS, "matrices")),
+        distances=SIMILARITY.path(RESULTS, "distances"),
+        per_seed=SIMILARITY.path(RESULTS, "per_seed"),
         floors=report(
-            f"{RESULTS}/similarity/floors.tsv",
+            SIMILARITY.path(RESULTS, "floors"),
             caption="../report/similarity_floors.rst",
             category="Similarity",
             subcategory="Tables",
         ),
         spaces=report(
-            f"{RESULTS}/similarity/spaces.tsv",
+            SIMILARITY.path(RESULTS, "spaces"),
             caption="../report/similarity_spaces.rst",
             category="Similarity",
             subcategory="Tables",
         ),
         measures=report(
-            f"{RESULTS}/similarity/measures.tsv",
+            SIMILARITY.path(RESULTS, "measures"),
             caption="../report/similarity_measures.rst",
             category="Similarity",
             subcategory="Tables",
         ),
-        image_features=f"{RESULTS}/similarity/image_features.npz",
+        image_features=SIMILARITY.path(RESULTS, "image_features"),
     log:
         f"{LOGS}/similarity/similarity.log",
     benchmark:

@@ -6,20 +6,20 @@ rule train_transfer:
     input:
         corpus_a=corpus_of("a"),
         corpus_b=corpus_of("b"),
-        critic_a=f"{RESULTS}/gan/{{a}}/seed{TRANSFER_CRITIC_SEED}/discriminator.keras",
-        critic_b=f"{RESULTS}/gan/{{b}}/seed{TRANSFER_CRITIC_SEED}/discriminator.keras",
+        critic_a=GAN_RUN.path(RESULTS, "discriminator", culture="{a}", seed=FIRST_GAN_SEED),
+        critic_b=GAN_RUN.path(RESULTS, "discriminator", culture="{b}", seed=FIRST_GAN_SEED),
     output:
-        G_ab=f"{RESULTS}/transfer/{{a}}__{{b}}/G_ab.keras",
-        G_ba=f"{RESULTS}/transfer/{{a}}__{{b}}/G_ba.keras",
+        G_ab=TRANSFER_RUN.path(RESULTS, "generator_ab", pair="{a}__{b}"),
+        G_ba=TRANSFER_RUN.path(RESULTS, "generator_ba", pair="{a}__{b}"),
         grid=report(
-            f"{RESULTS}/transfer/{{a}}__{{b}}/grid.png",
+            TRANSFER_RUN.path(RESULTS, "grid", pair="{a}__{b}"),
             category="Transfer",
             subcategory="Translation grids",
             labels={"pair": "{a}__{b}"},
         ),
-        metrics=f"{RESULTS}/transfer/{{a}}__{{b}}/metrics.tsv",
-        examples=f"{RESULTS}/transfer/{{a}}__{{b}}/examples.npz",
-        history=f"{RESULTS}/transfer/{{a}}__{{b}}/history.tsv",
+        metrics=TRANSFER_RUN.path(RESULTS, "metrics", pair="{a}__{b}"),
+        examples=TRANSFER_RUN.path(RESULTS, "examples", pair="{a}__{b}"),
+        history=TRANSFER_RUN.path(RESULTS, "history", pair="{a}__{b}"),
     log:
         f"{LOGS}/transfer/{{a}}__{{b}}.log",
     benchmark:
@@ -53,7 +53,7 @@ rule train_transfer:
 rule transfer_distances:
     """All trained pairs' transfer measures in one long table (source, target, measure, value, ci_low, ci_high)."""
     input:
-        metrics=[f"{RESULTS}/transfer/{pair_name(a, b)}/metrics.tsv" for a, b in TRANSFER_PAIRS],
+        metrics=[TRANSFER_RUN.path(RESULTS, "metrics", pair=pair_name(a, b)) for a, b in TRANSFER_PAIRS],
     output:
         f"{RESULTS}/transfer/transfer_distances.tsv",
     log:
