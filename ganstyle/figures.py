@@ -1296,18 +1296,6 @@ def _leaf_indices(rows: pd.DataFrame, node: int, n: int) -> list[int]:
     return _leaf_indices(rows, int(row["left"]), n) + _leaf_indices(rows, int(row["right"]), n)
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """A PNG (or any Pillow image) as uint8 (H, W, C)."""
-    from PIL import Image
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"image not found: {path}")
-    with Image.open(path) as image:
-        pixels = np.asarray(image.convert("L" if image.mode in ("L", "1", "I;16", "I") else "RGB"))
-    return pixels[..., None] if pixels.ndim == 2 else pixels
-
-
 # --------------------------------------------------------------------------- families (I/O)
 
 
