@@ -34,9 +34,13 @@ class StageFiles:
     def __getitem__(self, key: str) -> str:
         return self.names[key]
 
+    def relative(self, key: str, **wildcards) -> str:
+        """``<folder>/<name>`` below ``results/`` (``folder`` may hold ``{wildcards}``, e.g. a culture and seed)."""
+        return f"{self.folder.format(**wildcards)}/{self.names[key]}"
+
     def path(self, results: str | Path, key: str, **wildcards) -> str:
-        """``results/<folder>/<name>`` (``folder`` may hold ``{wildcards}``, e.g. a culture and seed)."""
-        return f"{results}/{self.folder.format(**wildcards)}/{self.names[key]}"
+        """``results/<folder>/<name>``."""
+        return f"{results}/{self.relative(key, **wildcards)}"
 
 
 # one per-culture GAN run: results/gan/{culture}/seed{seed}/

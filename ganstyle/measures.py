@@ -422,6 +422,22 @@ def measure_label(name: str) -> str:
     return name.replace("_", " ")
 
 
+def drawn_per_measure(name: str) -> bool:
+    """Whether a measure gets its own heatmap, dendrogram, MDS map, neighbour and Mantel panels: every
+    measure but the untrained controls, which are reported beside the others in the group-recovery
+    table and figure."""
+    return name not in MEASURES or not MEASURES[name].space or SPACES[MEASURES[name].space].role != "control"
+
+
+def reference_counterpart(measure: str) -> str:
+    """The same metric in the reference space (``kid_joint`` -> ``kid_reference``; a median over
+    critics ``kid_median_critic`` -> ``kid_reference``), or the measure itself."""
+    space = MEASURES[measure].space if measure in MEASURES else ""
+    if not space or not measure.endswith(f"_{space}"):
+        return measure
+    return measure[: -len(space)].replace("_median_", "_") + "reference"
+
+
 # --------------------------------------------------------------------------- computing a space
 
 

@@ -14,8 +14,14 @@ import pytest
 from feature_files import write_feature_files
 from PIL import Image
 
-from ganstyle import clustering, figures, similarity, stats, style
+from ganstyle import clustering, figures, files, similarity, stats
 from ganstyle.errors import UserError
+from ganstyle.figures import style
+from ganstyle.figures.images import HISTORY_COLUMNS, pick_evenly, tile, transfer_cell
+from ganstyle.figures.maps import ellipse_parameters
+from ganstyle.figures.matrices import CRITIC_AUC_MEASURE, leaf_order, tree_from_linkage
+from ganstyle.figures.shared import display_of, display_of_missing
+from ganstyle.figures.statistics import mantel_pairs
 
 CULTURES = ["latin", "greek", "cyrillic", "arabic", "hebrew", "thai"]
 GROUPS = ["european", "european", "european", "semitic", "semitic", "southeast_asian"]
@@ -54,7 +60,9 @@ def build_results(
         for seed in seeds:
             gan = root / "results" / "gan" / culture / f"seed{seed}"
             gan.mkdir(parents=True)
-            np.savez(gan / "samples.npz", images=rng.integers(0, 256, size=(40, 16, 16, 1), dtype=np.uint8), noise=rng.normal(size=(40, 8)).astype(np.float32))
+            files.save_samples(
+                gan / "samples.npz", files.Samples(rng.integers(0, 256, size=(40, 16, 16, 1), dtype=np.uint8), rng.normal(size=(40, 8)).astype(np.float32))
+            )
             steps = np.arange(50, 501, 50)
             pd.DataFrame(
                 {
@@ -72,8 +80,8 @@ def build_results(
     for pair in transfer_pairs:
         folder = root / "results" / "transfer" / pair
         folder.mkdir(parents=True)
-        np.savez(
-            folder / "examples.npz", **{key: rng.integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8) for key in ("source_a", "a_to_b", "source_b", "b_to_a")}
+        files.save_transfer_examples(
+            folder / "examples.npz", files.TransferExamples(*(rng.integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8) for _ in range(4)))
         )
 
     # features with planted groups -> similarity -> cluster -> stats
@@ -186,7 +194,7 @@ def test_training_figures_hold_the_samples_and_histories(drawn):
         for seed in built["seeds"]:
             history = read(built["results"] / "gan" / culture / f"seed{seed}" / "history.tsv")
             mine = curves[curves["seed"] == seed].reset_index(drop=True)
-            pd.testing.assert_frame_equal(mine[figures.HISTORY_COLUMNS], history[figures.HISTORY_COLUMNS], check_dtype=False, rtol=1e-5)
+            pd.testing.assert_frame_equal(mine[HISTORY_COLUMNS], history[HISTORY_COLUMNS], check_dtype=False, rtol=1e-5)
 
 
 def test_transfer_grid_places_each_pair_in_its_cell(drawn):
@@ -207,7 +215,7 @@ def test_transfer_grid_places_each_pair_in_its_cell(drawn):
 def test_transfer_cell_puts_translations_under_their_sources():
     source = np.full((3, 4, 4, 1), 10, np.uint8)
     translated = np.full((3, 4, 4, 1), 250, np.uint8)
-    cell = figures.transfer_cell({"source_a": source, "a_to_b": translated}, "source_a", "a_to_b")
+    cell = transfer_cell({"source_a": source, "a_to_b": translated}, "source_a", "a_to_b")
     assert cell.shape == (4 + 3 + 4, 3 * 4 + 2 * 3, 1)
     assert (cell[:4, :4] == 10).all() and (cell[-4:, :4] == 250).all()
 
@@ -231,8 +239,8 @@ def test_heatmaps_hold_every_distance_matrix_in_tree_order(drawn):
         merged = table.set_index(["culture_a", "culture_b"]).join(source, rsuffix="_src")
         np.testing.assert_allclose(merged["ci_low"], merged["ci_low_src"], rtol=1e-5)
         # rows drawn in the order of the clustering stage's average-linkage tree
-        tree = figures.tree_from_linkage(linkage[(linkage["measure"] == measure) & (linkage["method"] == "average")])
-        order = [CULTURES[i] for i in figures.leaf_order(tree)]
+        tree = tree_from_linkage(linkage[(linkage["measure"] == measure) & (linkage["method"] == "average")])
+        order = [CULTURES[i] for i in leaf_order(tree)]
         assert list(table.drop_duplicates("row").sort_values("row")["culture_a"]) == order
         assert len(table) == len(CULTURES) ** 2 and set(table["label_a"]) == set(LABELS)
 
@@ -240,7 +248,7 @@ def test_heatmaps_hold_every_distance_matrix_in_tree_order(drawn):
 def test_critic_auc_figure_is_the_directed_matrix(drawn):
     built, out = drawn
     table = assert_figure(out / "critic_auc")
-    matrix = pd.read_csv(built["results"] / "similarity" / "matrices" / f"{figures.CRITIC_AUC_MEASURE}.tsv", sep="\t", index_col=0)
+    matrix = pd.read_csv(built["results"] / "similarity" / "matrices" / f"{CRITIC_AUC_MEASURE}.tsv", sep="\t", index_col=0)
     for row in table.itertuples():
         assert row.value == pytest.approx(matrix.loc[row.culture_a, row.culture_b], rel=1e-5)
     # directed: (a, b) and (b, a) differ somewhere
@@ -425,10 +433,10 @@ def test_measure_labels():
 
 
 def test_pick_evenly_and_tile():
-    assert list(figures.pick_evenly(10, 3)) == [0, 4, 9] or list(figures.pick_evenly(10, 3)) == [0, 5, 9]
-    assert list(figures.pick_evenly(2, 5)) == [0, 1] and len(figures.pick_evenly(0, 3)) == 0
+    assert list(pick_evenly(10, 3)) == [0, 4, 9] or list(pick_evenly(10, 3)) == [0, 5, 9]
+    assert list(pick_evenly(2, 5)) == [0, 1] and len(pick_evenly(0, 3)) == 0
     images = np.arange(5 * 2 * 3 * 1, dtype=np.uint8).reshape(5, 2, 3, 1)
-    canvas = figures.tile(images, columns=2, gap=1, fill=255)
+    canvas = tile(images, columns=2, gap=1, fill=255)
     assert canvas.shape == (3 * 2 + 2, 2 * 3 + 1, 1)
     np.testing.assert_array_equal(canvas[3:5, 4:7], images[3])
     assert (canvas[2] == 255).all() and (canvas[6:, 4:] == 255).all()
@@ -439,18 +447,18 @@ def test_ellipse_parameters_recover_a_known_spread():
     angle = np.radians(30)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     offsets = (rng.normal(size=(20000, 2)) * [2.0, 0.5]) @ rotation.T
-    width, height, degrees = figures.ellipse_parameters(offsets, 0.95)
+    width, height, degrees = ellipse_parameters(offsets, 0.95)
     scale = 2 * np.sqrt(5.991)
     assert width == pytest.approx(scale * 2.0, rel=0.03) and height == pytest.approx(scale * 0.5, rel=0.03)
     assert (degrees - 30) % 180 == pytest.approx(0, abs=2) or (degrees - 30) % 180 == pytest.approx(180, abs=2)
     inside = np.mean([(p @ np.linalg.inv(np.cov(offsets.T)) @ p) <= 5.991 for p in offsets[:2000]])
     assert inside == pytest.approx(0.95, abs=0.02)
-    assert np.isnan(figures.ellipse_parameters(offsets[:2], 0.95)[0])
+    assert np.isnan(ellipse_parameters(offsets[:2], 0.95)[0])
 
 
 def test_mantel_pairs_use_counterparts_then_baseline():
     matrices = {m: np.zeros((3, 3)) for m in ("fd_critic", "fd_reference", "separability_critic", "kid_reference", "geographic_km")}
-    pairs = figures.mantel_pairs(["fd_critic", "separability_critic"], matrices, "kid_reference", ["geographic_km", "absent"])
+    pairs = mantel_pairs(["fd_critic", "separability_critic"], matrices, "kid_reference", ["geographic_km", "absent"])
     assert pairs == [
         ("fd_critic", "fd_reference"),
         ("fd_critic", "geographic_km"),
@@ -470,11 +478,11 @@ def test_display_uses_registry_labels_and_one_palette(tmp_path):
     registry_path = tmp_path / "cultures.tsv"
     registry_path.write_text("culture\tpath\tlabel\tgroup\na\ta\tAlpha\tg1\nb\tb\tBeta\t\nc\tc\tGamma\tg2\n")
     registry = load_registry(registry_path)
-    display = figures.display_of(registry, ["c", "a", "b"])
+    display = display_of(registry, ["c", "a", "b"])
     assert display.labels(["c", "a", "b"]) == ["Gamma", "Alpha", "Beta"]
     assert display.group("b") == style.NO_GROUP and display.colour("b") == style.NO_GROUP_COLOUR
     assert display.colour("a") == style.OKABE_ITO[0] and display.colour("c") == style.OKABE_ITO[1]
-    extended = figures.display_of_missing(display, ["zeta"])
+    extended = display_of_missing(display, ["zeta"])
     assert extended.label("zeta") == "zeta" and extended.group("zeta") == style.NO_GROUP
 
 

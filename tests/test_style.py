@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ganstyle import style
+from ganstyle.figures import style
 
 
 @pytest.fixture(autouse=True)

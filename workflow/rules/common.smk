@@ -13,6 +13,7 @@ from snakemake.utils import validate
 
 from ganstyle.errors import UserError
 from ganstyle.features import CRITIC_SPACES
+from ganstyle.figures import FAMILIES
 from ganstyle.files import CLUSTERING, GAN_RUN, SIMILARITY, STATS, TRANSFER_RUN
 from ganstyle.joint import critic_file, snapshot_steps
 from ganstyle.leakage import rows_digest
@@ -151,19 +152,11 @@ JOINT_CRITIC_FILES = _joint_critic_files()
 
 def joint_critics(seed):
     """The joint critic's exported snapshots of one seed (none when the joint critic is off)."""
-    return (
-        [f"{RESULTS}/joint/seed{seed}/{name}" for name in JOINT_CRITIC_FILES]
-        if JOINT
-        else []
-    )
+    return [f"{RESULTS}/joint/seed{seed}/{name}" for name in JOINT_CRITIC_FILES] if JOINT else []
 
 
 def joint_targets():
-    return (
-        expand(f"{RESULTS}/joint/seed{{seed}}/metrics.json", seed=GAN_SEEDS)
-        if JOINT
-        else []
-    )
+    return expand(f"{RESULTS}/joint/seed{{seed}}/metrics.json", seed=GAN_SEEDS) if JOINT else []
 
 
 # ---- used by transfer.smk
@@ -178,9 +171,7 @@ if _skipped_pairs:
 
 
 # culture ids may contain '_': only registry names match, so '{a}__{b}' splits one way
-_CULTURE_PATTERN = "|".join(
-    re.escape(c) for c in sorted(CULTURES, key=len, reverse=True)
-)
+_CULTURE_PATTERN = "|".join(re.escape(c) for c in sorted(CULTURES, key=len, reverse=True))
 
 
 def transfer_targets():
@@ -193,9 +184,7 @@ def transfer_targets():
 # ---- used by features.smk
 
 # the joint spaces exist only with the joint critic
-FEATURE_SPACES = [
-    space for space in CRITIC_SPACES if JOINT or not space.startswith("joint")
-]
+FEATURE_SPACES = [space for space in CRITIC_SPACES if JOINT or not space.startswith("joint")]
 
 
 def critic_feature_files():
@@ -240,6 +229,10 @@ def analysis_targets():
 
 # ---- used by figures.smk
 
+# Every figure family is one record (ganstyle/figures/): its outputs, report entries and
+# command line are read from there, so that a figure's file name is declared once.
+FIGURE_FAMILIES = {family.name: family for family in FAMILIES}
+
 FIGURES = f"{RESULTS}/figures"
 
 
@@ -254,6 +247,16 @@ def figure_files(stem):
 def figure_transfer_pairs():
     """The transfer pairs as 'a__b', as they were trained (TRANSFER_PAIRS)."""
     return [pair_name(a, b) for a, b in TRANSFER_PAIRS]
+
+
+# rule all asks for a family with `only_with` only when the run has it
+FIGURE_CONDITIONS = {
+    "several GAN seeds": len(GAN_SEEDS) > 1,
+    "transfer pairs": bool(TRANSFER_PAIRS),
+}
+_unknown = {f.only_with for f in FAMILIES if f.only_with} - set(FIGURE_CONDITIONS)
+if _unknown:
+    raise WorkflowError(f"figure families need unknown conditions: {sorted(_unknown)}")
 
 
 def culture_label(wildcards):
@@ -280,28 +283,74 @@ def output_stem(wildcards, output):
 
 def figure_command(family):
     """The start of every figures shell command (the options all families share)."""
-    return (
-        f"python -m ganstyle figures {family}"
-        + " --cultures-file {input.registry:q} --metadata {params.metadata:q} --settings {params.settings:q}"
-    )
+    return f"python -m ganstyle figures {family}" + " --cultures-file {input.registry:q} --metadata {params.metadata:q} --settings {params.settings:q}"
+
+
+def _figure_report(output):
+    """One output of a family record as its rule declares it (the PNG, or the folder, in the report)."""
+    path = f"{FIGURES}/{output.stem}"
+    if "{culture}" in output.stem:
+        labels = culture_label
+    else:
+        labels = measure_labels if output.folder else None
+    entry = {
+        "caption": f"../report/{output.caption}",
+        "category": output.category,
+        "subcategory": output.subcategory,
+        "labels": labels,
+    }
+    if output.folder:
+        return report(directory(path), patterns=[output.pattern], **entry)
+    return report(f"{path}.png", **entry)
+
+
+def _output_name(output):
+    """The name of a figure's PNG among the rule's outputs: 'png', or after its option (--out-curves -> 'curves')."""
+    return "png" if output.flag == "--out" else output.flag.removeprefix("--out-")
+
+
+def figure_outputs(name):
+    """The outputs of family ``name``'s rule: its folder, or each figure's PNG and every figure's other files ('other')."""
+    family = FIGURE_FAMILIES[name]
+    if family.outputs[0].folder:
+        return {"folder": _figure_report(family.outputs[0])}
+    outputs = {_output_name(output): _figure_report(output) for output in family.outputs}
+    outputs["other"] = [path for output in family.outputs for path in figure_files(f"{FIGURES}/{output.stem}")]
+    return outputs
+
+
+def figure_inputs(name):
+    """The results files a generated rule passes, named as the options that take them."""
+    family = FIGURE_FAMILIES[name]
+    return {option.dest: f"{RESULTS}/{option.result}" for option in family.options}
+
+
+def figure_params(name):
+    """Params of a generated rule: the shared ones, and the stem of a figure (a folder is its own output)."""
+    if FIGURE_FAMILIES[name].outputs[0].folder:
+        return FIGURE_PARAMS
+    return {**FIGURE_PARAMS, "stem": output_stem}
+
+
+def figure_shell(name):
+    """The command of a generated rule: every option from its input, the output last."""
+    family = FIGURE_FAMILIES[name]
+    options = "".join(f" {o.flag} {{input.{o.dest}:q}}" for o in family.options)
+    output = family.outputs[0]
+    target = "{output:q}" if output.folder else "{params.stem:q}"
+    return figure_command(family.name) + options + f" {output.flag} {target} > {{log}} 2>&1"
 
 
 def figure_targets():
-    """Every figure file (for rule all); the transfer grid only when transfer pairs are configured."""
-    single = ["corpus/examples", "critic_auc", "mantel", "summary", "group_recovery"]
-    if len(GAN_SEEDS) > 1:
-        single.append("seed_stability")
-    if figure_transfer_pairs():
-        single.append("transfer/translations")
-    per_culture = [
-        f"training/{culture}_{kind}"
-        for culture in CULTURES
-        for kind in ("samples", "curves")
-    ]
+    """Every figure file (for rule all); each family's figures, one per culture where the stem has
+    {culture}; a family with `only_with` only when the run has it."""
     targets = []
-    for stem in single + per_culture:
-        targets += [f"{FIGURES}/{stem}.png", *figure_files(f"{FIGURES}/{stem}")]
-    return targets + [
-        f"{FIGURES}/{family}"
-        for family in ("heatmaps", "dendrograms", "mds", "neighbours")
-    ]
+    for family in FAMILIES:
+        if family.only_with and not FIGURE_CONDITIONS[family.only_with]:
+            continue
+        for output in family.outputs:
+            stem = f"{FIGURES}/{output.stem}"
+            stems = [stem.replace("{culture}", culture) for culture in CULTURES] if "{culture}" in stem else [stem]
+            for path in stems:
+                targets += [path] if output.folder else [f"{path}.png", *figure_files(path)]
+    return targets

@@ -194,6 +194,19 @@ def format_p(p: float) -> str:
 # --------------------------------------------------------------------------- labels
 
 
+def axis_scale(values: np.ndarray, orders: float = 30.0) -> tuple[str, dict]:
+    """Axis scale for ``values``: 'linear', or 'log' / 'symlog' (when some are 0) if the positive
+    values span more than a factor ``orders``, so that near and far neighbours are both legible."""
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    if len(positive) == 0 or positive.max() / positive.min() < orders or (finite < 0).any():
+        return "linear", {}
+    if (finite > 0).all():
+        return "log", {}
+    # linscale 1: 0 and the first decade are as far apart as two decades, so their labels do not collide
+    return "symlog", {"linthresh": float(10.0 ** np.floor(np.log10(positive.min()))), "linscale": 1.0}
+
+
 def place_labels(ax, x: Sequence[float], y: Sequence[float], texts: Sequence[str], fontsize: float | None = None, **text_kwargs) -> list:
     """Write ``texts`` next to points so that they overlap neither each other nor the points.
 
