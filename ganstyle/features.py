@@ -127,7 +127,7 @@ def critic_space(
     blocks, one logit column each); otherwise ``models`` are snapshots of one
     critic (one block, its own logit columns).
     """
-    from ganstyle.networks import class_embeddings
+    from ganstyle.models.networks import class_embeddings
 
     outputs = [_through(model, name, images, ids) for model, name in zip(models, names)]
     first = outputs[0]

@@ -119,7 +119,7 @@ def initial_models(settings: dict, resolution: int, channels: int, seed: int, n_
     untrained control of the feature stage is this discriminator."""
     import keras
 
-    from ganstyle import networks
+    from ganstyle.models import networks
 
     keras.utils.set_random_seed(seed)
     return networks.build_models(settings, resolution, channels, n_classes)
@@ -129,7 +129,7 @@ def initial_models(settings: dict, resolution: int, channels: int, seed: int, n_
 
 
 class GANTask:
-    """The GAN's state and its training step, for ``ganstyle.training.train``.
+    """The GAN's state and its training step, for ``ganstyle.models.training.train``.
 
     One step: G(z) -> fake; DiffAugment on real and fake alike; one
     discriminator pass over the augmented fakes and one over the augmented
@@ -207,7 +207,7 @@ class GANTask:
         return state
 
     def augment(self, images):
-        from ganstyle.augment import diff_augment
+        from ganstyle.models.augment import diff_augment
 
         transforms = self.settings["augment"]
         return diff_augment(images, self.augment_rng, transforms) if transforms else images
@@ -223,7 +223,7 @@ class GANTask:
     def train_step(self, batch):
         import tensorflow as tf
 
-        from ganstyle.losses import culture_cross_entropy, discriminator_loss, feature_matching, generator_loss, r1_penalty
+        from ganstyle.models.losses import culture_cross_entropy, discriminator_loss, feature_matching, generator_loss, r1_penalty
 
         real_uint8, cultures = batch if self.conditional else (batch, None)
         kind, r1_gamma = self.settings["loss"], float(self.settings["r1_gamma"])
@@ -277,7 +277,7 @@ class GANTask:
     def _updates(self, g_grads, d_grads):
         """Both Adam steps and the EMA: only element-wise work, which XLA fuses
         into a few loops (Keras runs ~15 small ops per variable otherwise)."""
-        from ganstyle.training import ema_decay, ema_update
+        from ganstyle.models.training import ema_decay, ema_update
 
         self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
@@ -447,7 +447,7 @@ def train_gan(
     from ganstyle import devices
 
     devices.claim_gpu()
-    from ganstyle import networks, training
+    from ganstyle.models import networks, training
 
     settings = resolve_settings(settings)
     training.configure_tensorflow(threads, seeds[0], deterministic=settings["deterministic"])
@@ -496,7 +496,7 @@ def train_gan(
 def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, train_images, heldout_images, precision: str, threads, started: float) -> dict:
     """Models, samples, history and quality metrics of one trained (culture, seed)."""
 
-    from ganstyle import training
+    from ganstyle.models import training
 
     train_seconds = float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0
     out.mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,8 @@ def train_joint(
     from ganstyle import devices
 
     devices.claim_gpu()
-    from ganstyle import gan, training
+    from ganstyle import gan
+    from ganstyle.models import training
 
     started = time.perf_counter()
     training.configure_tensorflow(threads, seed, deterministic=settings["deterministic"])

@@ -1,8 +1,8 @@
 """Stages ``train-transfer`` (a CycleGAN between two cultures) and ``transfer-distances``.
 
-``train-transfer`` trains a CycleGAN (``ganstyle.cyclegan``) between the
+``train-transfer`` trains a CycleGAN (``ganstyle.models.cyclegan``) between the
 train splits of cultures A and B with the shared training loop
-(``ganstyle.training``: checkpoints, resume after a kill, progress bar),
+(``ganstyle.models.training``: checkpoints, resume after a kill, progress bar),
 saves both generators, a grid of held-out images with their translations and
 round trips, and ``metrics.tsv``: one row per direction (A -> B, B -> A),
 measured on held-out images only:
@@ -269,7 +269,7 @@ def _fingerprint(settings: dict, a: str, b: str, train_a: np.ndarray, train_b: n
 
 
 def _check_inputs(settings: dict, corpora: dict[str, tuple[np.ndarray, np.ndarray]], paths: dict[str, Path]) -> tuple[int, int]:
-    from ganstyle.cyclegan import RESOLUTIONS
+    from ganstyle.models.cyclegan import RESOLUTIONS
 
     shapes = {culture: train.shape[1:] for culture, (train, _) in corpora.items()}
     (a, shape_a), (b, shape_b) = shapes.items()
@@ -303,7 +303,7 @@ def _use_light_graph_optimisation() -> None:
     CycleGAN step graph and did not make the steps faster (measured on 2 cores)."""
     import tensorflow as tf
 
-    from ganstyle.training import gpu_available
+    from ganstyle.models.training import gpu_available
 
     if not gpu_available():
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
@@ -332,8 +332,8 @@ def train_transfer(
     from ganstyle import devices
 
     devices.claim_gpu()
-    from ganstyle import cyclegan, training
     from ganstyle.metrics.reference import reference_features
+    from ganstyle.models import cyclegan, training
 
     started = time.perf_counter()
     seed = int(settings["seed"])

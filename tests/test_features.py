@@ -24,7 +24,8 @@ def _tiny_critic(path, poison=False, n_classes=1, seed=0):
     """A discriminator with the documented outputs [logits (N, K), features (N, F)]."""
     import keras
 
-    from ganstyle import io, networks
+    from ganstyle import io
+    from ganstyle.models import networks
 
     keras.utils.set_random_seed(seed)
     _, model = networks.build_models(SMALL, SIZE, 1, n_classes=n_classes)

@@ -13,8 +13,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from ganstyle import gan, networks  # noqa: E402
+from ganstyle import gan  # noqa: E402
 from ganstyle.config import REPO_ROOT  # noqa: E402
+from ganstyle.models import networks  # noqa: E402
 
 TINY = {
     "g_width": 4,

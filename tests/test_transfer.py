@@ -185,7 +185,8 @@ def make_corpus(path: Path, n=16, size=32, seed=0, stroke="vertical"):
 def make_critic(path: Path, seed=0):
     import keras
 
-    from ganstyle import io, networks
+    from ganstyle import io
+    from ganstyle.models import networks
 
     keras.utils.set_random_seed(seed)
     io.save_keras(networks.default_discriminator(32, 1, width=4, max_width=8), path)
@@ -260,7 +261,7 @@ def test_train_transfer_end_to_end_on_a_tiny_pair(tmp_path, pair_inputs):
     # the generators load on their own and translate held-out images
     import keras
 
-    from ganstyle.cyclegan import translate
+    from ganstyle.models.cyclegan import translate
 
     generator = keras.saving.load_model(out / "G_ab.keras", compile=False)
     assert translate(generator, np.load(pair_inputs["corpus_a"])["images"][:2]).shape == (2, 32, 32, 1)
@@ -295,7 +296,7 @@ def _cli(argv):
 def _generator_weights(path):
     import keras
 
-    import ganstyle.cyclegan  # noqa: F401  (registers the custom layers)
+    import ganstyle.models.cyclegan  # noqa: F401  (registers the custom layers)
 
     return [np.asarray(w) for w in keras.saving.load_model(path, compile=False).weights]
 

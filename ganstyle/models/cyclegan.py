@@ -1,7 +1,7 @@
 """CycleGAN (Zhu et al. 2017) for unpaired translation between two cultures.
 
 Networks, losses, the pool of past fakes and the training task that
-``ganstyle.training.train`` runs (the same loop, checkpoints and resume as
+``ganstyle.models.training.train`` runs (the same loop, checkpoints and resume as
 the per-culture GANs).
 
 - Generators: ResNet generators (7x7 stem, two stride-2 downsamplings,
@@ -242,7 +242,7 @@ class ImagePool:
 
 
 class CycleGANTask:
-    """CycleGAN state and training step, for ``ganstyle.training.train``.
+    """CycleGAN state and training step, for ``ganstyle.models.training.train``.
 
     A batch is ``(images_a, images_b)``, uint8.  One step: both translations,
     both round trips and both identity mappings; generator loss = LSGAN terms
@@ -290,7 +290,7 @@ class CycleGANTask:
         return state
 
     def augment(self, images):
-        from ganstyle.augment import diff_augment
+        from ganstyle.models.augment import diff_augment
 
         transforms = self.settings["augment"]
         return diff_augment(images, self.augment_rng, transforms) if transforms else images
@@ -340,7 +340,7 @@ class CycleGANTask:
 def pair_batches(images_a, images_b, batch_size: int, seed: int, start_step: int, end_step: int) -> tf.data.Dataset:
     """Batches ``(a, b)`` of steps ``start_step .. end_step - 1``: each culture's stream is a
     pure function of (seed, step) (``training.step_batches``), so a resumed run sees the same pairs."""
-    from ganstyle.training import step_batches
+    from ganstyle.models.training import step_batches
 
     stream_a = step_batches(images_a, batch_size, seed, start_step, end_step)
     stream_b = step_batches(images_b, batch_size, seed + 1, start_step, end_step)
