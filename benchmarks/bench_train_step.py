@@ -247,6 +247,7 @@ def main(argv=None) -> int:
 
     from ganstyle import gan
     from ganstyle.models import networks
+    from ganstyle.models.pixels import to_float
 
     print(f"threads {args.threads}, TensorFlow {tf.__version__}, Keras {keras.__version__}, native bf16 (AVX512_BF16/AMX): {training.cpu_has_native_bf16()}")
     ceilings = {"float32": matmul_ceiling(tf, "float32"), "mixed_bfloat16": matmul_ceiling(tf, "bfloat16")}
@@ -281,7 +282,7 @@ def main(argv=None) -> int:
     reference = Bench(
         "DCGAN tutorial loop",
         "float32",
-        reference_trainer(tf, keras, ref_g, ref_d, images_uint8.astype(np.float32) / 127.5 - 1.0, batch, seed_settings["latent_dim"]),
+        reference_trainer(tf, keras, ref_g, ref_d, to_float(images_uint8), batch, seed_settings["latent_dim"]),
         batch,
         step_flops,
     )

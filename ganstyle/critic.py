@@ -67,12 +67,14 @@ def _forward_function(model):
     """One traced inference function per model (kept on it): repeated calls do not retrace."""
     import tensorflow as tf
 
+    from ganstyle.models.pixels import to_float_tensor
+
     forward = getattr(model, "_ganstyle_forward", None)
     if forward is None:
 
         @tf.function(reduce_retracing=True)
         def forward(batch):
-            logits, features = model(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False)
+            logits, features = model(to_float_tensor(batch), training=False)
             return tf.cast(features, tf.float32), tf.cast(logits, tf.float32)
 
         model._ganstyle_forward = forward

@@ -224,12 +224,13 @@ class GANTask:
         import tensorflow as tf
 
         from ganstyle.models.losses import culture_cross_entropy, discriminator_loss, feature_matching, generator_loss, r1_penalty
+        from ganstyle.models.pixels import to_float_tensor
 
         real_uint8, cultures = batch if self.conditional else (batch, None)
         kind, r1_gamma = self.settings["loss"], float(self.settings["r1_gamma"])
         fm_weight = float(self.settings["feature_matching"])
         class_weight = float(self.settings.get("classification", 0.0))
-        real = tf.cast(real_uint8, tf.float32) / 127.5 - 1.0
+        real = to_float_tensor(real_uint8)
         noise = self.noise_rng.normal([tf.shape(real)[0], self.latent_dim])
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = tf.cast(self.generator([noise, cultures] if self.conditional else noise, training=True), tf.float32)
@@ -304,10 +305,11 @@ def generate_images(generator, noise: np.ndarray, cultures: np.ndarray | None = 
     inference mode: BN uses its running statistics)."""
     import tensorflow as tf
 
+    from ganstyle.models.pixels import to_uint8_tensor
+
     @tf.function(reduce_retracing=True)
     def forward(inputs):
-        images = tf.cast(generator(inputs, training=False), tf.float32)
-        return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0, 255), tf.uint8)
+        return to_uint8_tensor(tf.cast(generator(inputs, training=False), tf.float32))
 
     def batch(i):
         z = tf.constant(noise[i : i + batch_size])

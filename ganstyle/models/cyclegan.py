@@ -31,6 +31,8 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
+from ganstyle.models.pixels import to_float_tensor, to_uint8_tensor
+
 RESOLUTIONS = (32, 64, 128, 256)
 RESIDUAL_BLOCKS = {32: 2, 64: 3, 128: 6, 256: 9}
 
@@ -300,8 +302,7 @@ class CycleGANTask:
 
     def train_step(self, batch):
         images_a, images_b = batch
-        real_a = tf.cast(images_a, tf.float32) / 127.5 - 1.0
-        real_b = tf.cast(images_b, tf.float32) / 127.5 - 1.0
+        real_a, real_b = to_float_tensor(images_a), to_float_tensor(images_b)
         G_ab, G_ba = self.models["G_ab"], self.models["G_ba"]
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_b = tf.cast(G_ab(real_a, training=True), tf.float32)
@@ -356,8 +357,8 @@ def _forward(generator):
 
         @tf.function(reduce_retracing=True)
         def forward(batch):
-            translated = tf.cast(generator(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False), tf.float32)
-            return tf.cast(tf.clip_by_value(tf.round((translated + 1.0) * 127.5), 0, 255), tf.uint8)
+            translated = tf.cast(generator(to_float_tensor(batch), training=False), tf.float32)
+            return to_uint8_tensor(translated)
 
         _FORWARD[generator] = forward
     return _FORWARD[generator]
