@@ -171,8 +171,7 @@ def gan_bench(settings: dict, resolution: int, channels: int, n_classes: int, na
     import numpy as np
     import tensorflow as tf
 
-    from ganstyle import gan
-    from ganstyle.models import networks, training
+    from ganstyle.models import gan, networks, training
 
     settings = {**settings, "batch_size": batch or settings["batch_size"]}
     batch = settings["batch_size"]
@@ -214,8 +213,9 @@ def demo_settings(config_path: str) -> tuple[dict, dict, dict, int, int, int]:
     """(gan, joint, transfer) settings, resolution, channels and number of cultures of a config."""
     import pandas as pd
 
-    from ganstyle import gan, joint
+    from ganstyle import joint
     from ganstyle.config import load_config
+    from ganstyle.models import gan
 
     config = load_config(config_path)
     n_cultures = len(pd.read_csv(config["cultures"], sep="\t"))
@@ -245,8 +245,7 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from ganstyle import gan
-    from ganstyle.models import networks
+    from ganstyle.models import gan, networks
     from ganstyle.models.pixels import to_float
 
     print(f"threads {args.threads}, TensorFlow {tf.__version__}, Keras {keras.__version__}, native bf16 (AVX512_BF16/AMX): {training.cpu_has_native_bf16()}")

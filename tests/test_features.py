@@ -103,8 +103,8 @@ def _critic_argv(tmp_path, cultures, paths, joint=True):
 
 
 def test_every_critic_space_of_one_seed(tmp_path, corpora):
-    from ganstyle import gan
     from ganstyle.critic import critic_outputs, load_critic
+    from ganstyle.models import gan
 
     cultures, paths, heldout = corpora
     argv, critics, snapshots = _critic_argv(tmp_path, cultures, paths)

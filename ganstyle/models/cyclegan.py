@@ -31,6 +31,7 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
+from ganstyle.models.adversarial import AdversarialTask, numbered
 from ganstyle.models.pixels import to_float_tensor, to_uint8_tensor
 
 RESOLUTIONS = (32, 64, 128, 256)
@@ -243,7 +244,7 @@ class ImagePool:
 # ---------------------------------------------------------------- the training task
 
 
-class CycleGANTask:
+class CycleGANTask(AdversarialTask):
     """CycleGAN state and training step, for ``ganstyle.models.training.train``.
 
     A batch is ``(images_a, images_b)``, uint8.  One step: both translations,
@@ -264,38 +265,23 @@ class CycleGANTask:
         self.generator_variables = models["G_ab"].trainable_variables + models["G_ba"].trainable_variables
         self.discriminator_variables = models["D_a"].trainable_variables + models["D_b"].trainable_variables
 
-        def adam():
-            schedule = LinearDecay(settings["learning_rate"], settings["steps"], settings["decay_start"])
-            optimizer = keras.optimizers.Adam(schedule, beta_1=settings["beta1"], beta_2=settings["beta2"])
-            if keras.mixed_precision.global_policy().name == "mixed_float16":
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            return optimizer
+        def schedule():
+            return LinearDecay(settings["learning_rate"], settings["steps"], settings["decay_start"])
 
-        self.g_optimizer, self.d_optimizer = adam(), adam()
-        # slots exist before a checkpoint is restored into them
-        self.g_optimizer.build(self.generator_variables)
-        self.d_optimizer.build(self.discriminator_variables)
+        self.set_up_players(schedule(), schedule(), self.generator_variables, self.discriminator_variables, seed)
         image_shape = tuple(models["G_ab"].inputs[0].shape[1:])
         self.pool_a = ImagePool(settings["pool_size"], image_shape, seed + 11)  # past fakes of A (from G_ba)
         self.pool_b = ImagePool(settings["pool_size"], image_shape, seed + 12)
-        self.augment_rng = tf.random.Generator.from_seed(seed + 1_000_003, alg="philox")
 
     def variables(self) -> dict:
         state = {}
         for name, model in self.models.items():
-            state.update({f"{name}/{i:04d}": v for i, v in enumerate(model.weights)})
-        state.update({f"g_optimizer/{i:04d}": v for i, v in enumerate(self.g_optimizer.variables)})
-        state.update({f"d_optimizer/{i:04d}": v for i, v in enumerate(self.d_optimizer.variables)})
+            state.update(numbered(name, model.weights))
+        state.update(self.player_state())
         for name, pool in (("pool_a", self.pool_a), ("pool_b", self.pool_b)):
             state.update({f"{name}/{key}": v for key, v in pool.variables().items()})
         state["rng/augment"] = self.augment_rng.state
         return state
-
-    def augment(self, images):
-        from ganstyle.models.augment import diff_augment
-
-        transforms = self.settings["augment"]
-        return diff_augment(images, self.augment_rng, transforms) if transforms else images
 
     def _logits(self, discriminator, images):
         return tf.cast(self.models[discriminator](self.augment(images), training=True), tf.float32)
