@@ -205,16 +205,15 @@ def train_gan(
         else:
             task.start_seed(seed, generator, discriminator)
         checkpointer = training.Checkpointer(checkpoints / f"seed{seed}", task.variables(), _fingerprint(settings, culture, seed, train_images))
-        history = training.train(
+        history = training.train_with_settings(
             task,
             lambda start, end, seed=seed: training.step_batches(train_images, settings["batch_size"], seed, start, end),
-            total_steps=settings["steps"],
-            checkpointer=checkpointer,
-            checkpoint_every=settings["checkpoint_every"],
-            log_every=settings["log_every"],
+            settings,
+            checkpointer,
+            settings["checkpoint_every"],
+            f"{culture} seed{seed}",
+            progress,
             runner=run,
-            progress=progress,
-            description=f"{culture} seed{seed}",
         )
         results.append(save_run(task, history, out / f"seed{seed}", culture, seed, settings, train_images, heldout_images, precision, threads, started))
     return results

@@ -120,17 +120,11 @@ def train_joint(
     task = GANTask(generator, discriminator, settings, seed)
     steps = snapshot_steps(settings)
     checkpointer = training.Checkpointer(checkpoints, task.variables(), _fingerprint(settings, cultures, seed, train_images, labels), keep=len(steps))
-    history = training.train(
-        task,
-        lambda start, end: training.step_batches(train_images, settings["batch_size"], seed, start, end, labels=labels),
-        total_steps=settings["steps"],
-        checkpointer=checkpointer,
-        checkpoint_every=settings["snapshot_every"],
-        log_every=settings["log_every"],
-        jit_compile=settings["jit_compile"],
-        progress=progress,
-        description=f"joint seed{seed}",
-    )
+
+    def batches(start, end):
+        return training.step_batches(train_images, settings["batch_size"], seed, start, end, labels=labels)
+
+    history = training.train_with_settings(task, batches, settings, checkpointer, settings["snapshot_every"], f"joint seed{seed}", progress)
 
     out.mkdir(parents=True, exist_ok=True)
     # the critic at each snapshot: restored from the checkpoints the loop kept; the final state last
