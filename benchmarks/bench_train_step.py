@@ -6,7 +6,7 @@ One process, one run, four parts:
 
 1. Ceilings: the best float32 and bfloat16 GFLOP/s of a 2048^2 matmul on this machine.
 2. Equal model size: the seed document's 64 px DCGAN (width 64, BCE, Adam 2e-4 / beta1 0.5,
-   ``ganstyle.networks.seed_generator`` / ``seed_discriminator``) trained by the DCGAN
+   ``ganstyle.models.networks.seed_generator`` / ``seed_discriminator``) trained by the DCGAN
    tutorial's loop and by ganstyle's step, both float32, and ganstyle's step at bf16.
 3. The models the demo trains, at the sizes config.yaml gives them: the per-culture GAN,
    the joint conditional critic (one class per registry culture) and the CycleGAN, each at
@@ -24,7 +24,7 @@ alike; the median over repetitions is reported.  Lines ``speed-up: N.NNx`` give 
   ``tf.random.normal`` noise and runs two GradientTapes, the discriminator called
   separately on real and fake batches, Keras BinaryCrossentropy(from_logits=True); no XLA.
 - ganstyle: the training tasks (``gan.GANTask``, ``cyclegan.CycleGANTask``) driven by
-  ``ganstyle.training`` as the stages run them: uint8 batches from a prefetching,
+  ``ganstyle.models.training`` as the stages run them: uint8 batches from a prefetching,
   step-indexed ``tf.data`` pipeline, float conversion and augmentation in the step,
   checkpointable RNGs, and many steps per ``tf.function`` call (a graph loop).
 
@@ -116,7 +116,7 @@ def reference_trainer(tf, keras, generator, discriminator, images_float, batch_s
 
 def ganstyle_trainer(tf, task, dataset):
     """ganstyle's loop around a training task and its step-indexed dataset; returns run(steps) -> seconds."""
-    from ganstyle import training
+    from ganstyle.models import training
 
     runner = training.compile_runner(task, jit_compile=False)
     iterator = iter(dataset)
@@ -171,7 +171,7 @@ def gan_bench(settings: dict, resolution: int, channels: int, n_classes: int, na
     import numpy as np
     import tensorflow as tf
 
-    from ganstyle import gan, networks, training
+    from ganstyle.models import gan, networks, training
 
     settings = {**settings, "batch_size": batch or settings["batch_size"]}
     batch = settings["batch_size"]
@@ -189,7 +189,7 @@ def cyclegan_bench(settings: dict, resolution: int, channels: int, precision: st
     import numpy as np
     import tensorflow as tf
 
-    from ganstyle import cyclegan, networks
+    from ganstyle.models import cyclegan, networks
 
     models = cyclegan.build_models(resolution, channels, settings["g_width"], settings["d_width"], settings["residual_blocks"])
     task = cyclegan.CycleGANTask(models, settings, seed=0)
@@ -213,8 +213,9 @@ def demo_settings(config_path: str) -> tuple[dict, dict, dict, int, int, int]:
     """(gan, joint, transfer) settings, resolution, channels and number of cultures of a config."""
     import pandas as pd
 
-    from ganstyle import gan, joint
+    from ganstyle import joint
     from ganstyle.config import load_config
+    from ganstyle.models import gan
 
     config = load_config(config_path)
     n_cultures = len(pd.read_csv(config["cultures"], sep="\t"))
@@ -237,14 +238,15 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from ganstyle import training
+    from ganstyle.models import training
 
     training.configure_tensorflow(args.threads, seed=0, deterministic=False)
     import keras
     import numpy as np
     import tensorflow as tf
 
-    from ganstyle import gan, networks
+    from ganstyle.models import gan, networks
+    from ganstyle.models.pixels import to_float
 
     print(f"threads {args.threads}, TensorFlow {tf.__version__}, Keras {keras.__version__}, native bf16 (AVX512_BF16/AMX): {training.cpu_has_native_bf16()}")
     ceilings = {"float32": matmul_ceiling(tf, "float32"), "mixed_bfloat16": matmul_ceiling(tf, "bfloat16")}
@@ -279,7 +281,7 @@ def main(argv=None) -> int:
     reference = Bench(
         "DCGAN tutorial loop",
         "float32",
-        reference_trainer(tf, keras, ref_g, ref_d, images_uint8.astype(np.float32) / 127.5 - 1.0, batch, seed_settings["latent_dim"]),
+        reference_trainer(tf, keras, ref_g, ref_d, to_float(images_uint8), batch, seed_settings["latent_dim"]),
         batch,
         step_flops,
     )

@@ -1,7 +1,7 @@
 """Command line entry point: ``python -m ganstyle <stage> [options]``.
 
-Stages are imported lazily so that light stages (ingest, render) do not pay
-for importing TensorFlow.  Each stage module exposes ``main(argv) -> int``.
+Stages and tools are imported lazily so that light ones (ingest, render-scripts)
+do not pay for importing TensorFlow.  Each of their modules exposes ``main(argv) -> int``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import sys
 
 from ganstyle.errors import UserError
 
+# tool name -> (module, one-line description): commands around the study, not steps of its workflow
+TOOLS: dict[str, tuple[str, str]] = {
+    "render-scripts": ("ganstyle.tools.render_scripts", "render text patches of writing systems from a font folder (the demo corpus)"),
+}
 # stage name -> (module, one-line description)
 STAGES: dict[str, tuple[str, str]] = {
-    "render-scripts": ("ganstyle.render", "render text patches of writing systems from a font folder"),
     "ingest": ("ganstyle.ingest", "decode, clean and hash one culture's images"),
     "leakage": ("ganstyle.leakage", "find images shared between cultures"),
     "leakage-rows": ("ganstyle.leakage", "one culture's rows of the leakage table"),
@@ -33,11 +36,16 @@ STAGES: dict[str, tuple[str, str]] = {
 }
 
 
+COMMANDS = {**STAGES, **TOOLS}
+
+
 def _usage() -> str:
-    width = max(map(len, STAGES))
-    lines = ["usage: python -m ganstyle <stage> [options]", "", "stages:"]
+    width = max(map(len, COMMANDS))
+    lines = ["usage: python -m ganstyle <stage|tool> [options]", "", "stages:"]
     lines += [f"  {name:<{width}}  {desc}" for name, (_, desc) in STAGES.items()]
-    lines += ["", "Run 'python -m ganstyle <stage> --help' for a stage's options."]
+    lines += ["", "tools:"]
+    lines += [f"  {name:<{width}}  {desc}" for name, (_, desc) in TOOLS.items()]
+    lines += ["", "Run 'python -m ganstyle <stage> --help' for a stage's or tool's options."]
     return "\n".join(lines)
 
 
@@ -52,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     stage, rest = argv[0], argv[1:]
-    if stage not in STAGES:
+    if stage not in COMMANDS:
         print(f"ganstyle: unknown stage '{stage}'\n\n{_usage()}", file=sys.stderr)
         return 2
     setup_logging()
-    module = importlib.import_module(STAGES[stage][0])
+    module = importlib.import_module(COMMANDS[stage][0])
     try:
         return int(module.main(rest, stage=stage) or 0)
     except UserError as err:

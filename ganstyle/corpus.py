@@ -53,17 +53,6 @@ def load_corpus(path: str | Path, split: str | None = None) -> tuple[np.ndarray,
     return images[chosen], ids[chosen]
 
 
-def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 [0, 255] -> float32 [-1, 1], as networks take them."""
-    return np.asarray(images, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """float [-1, 1] -> uint8 [0, 255], rounded; values outside are clipped, NaN becomes mid-grey."""
-    values = np.nan_to_num(np.asarray(images, dtype=np.float32), nan=0.0)
-    return np.clip(np.rint((values + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
 # --- the split ----------------------------------------------------------------------
 
 

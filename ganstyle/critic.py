@@ -5,7 +5,7 @@ critic's ``critic_step<N>.keras`` (``train-joint``) are functional Keras
 models: float32 images in [-1, 1] in, ``[logits (N, K), features (N, F)]``
 out, where ``K`` is 1 for a culture's critic and the number of cultures for
 the joint critic (the logit conditioned on each culture), and ``features``
-are the critic's per-image features (see ``ganstyle.networks``).  Nothing
+are the critic's per-image features (see ``ganstyle.models.networks``).  Nothing
 here looks layers up by name: the two outputs are the API.
 """
 
@@ -22,7 +22,7 @@ def load_critic(path):
     """Load a discriminator saved by ``train-gan`` (custom layers registered)."""
     import keras
 
-    import ganstyle.networks  # noqa: F401  (registers SpectralConv2D / SpectralDense)
+    import ganstyle.models.networks  # noqa: F401  (registers SpectralConv2D / SpectralDense)
 
     path = Path(path)
     if not path.is_file():
@@ -67,12 +67,14 @@ def _forward_function(model):
     """One traced inference function per model (kept on it): repeated calls do not retrace."""
     import tensorflow as tf
 
+    from ganstyle.models.pixels import to_float_tensor
+
     forward = getattr(model, "_ganstyle_forward", None)
     if forward is None:
 
         @tf.function(reduce_retracing=True)
         def forward(batch):
-            logits, features = model(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False)
+            logits, features = model(to_float_tensor(batch), training=False)
             return tf.cast(features, tf.float32), tf.cast(logits, tf.float32)
 
         model._ganstyle_forward = forward

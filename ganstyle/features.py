@@ -127,7 +127,7 @@ def critic_space(
     blocks, one logit column each); otherwise ``models`` are snapshots of one
     critic (one block, its own logit columns).
     """
-    from ganstyle.networks import class_embeddings
+    from ganstyle.models.networks import class_embeddings
 
     outputs = [_through(model, name, images, ids) for model, name in zip(models, names)]
     first = outputs[0]
@@ -157,7 +157,7 @@ def critic_space(
 
 def untrained_critic(settings: dict, image_shape: tuple, seed: int, n_classes: int = 1):
     """The discriminator a training run of ``seed`` starts from (same settings, same initial weights)."""
-    from ganstyle.gan import initial_models
+    from ganstyle.models.gan import initial_models
 
     return initial_models(settings, image_shape[0], image_shape[2], seed, n_classes)[1]
 
@@ -167,7 +167,7 @@ def extract_critic_spaces(args, images: dict, ids: dict) -> None:
 
     hide_gpus()  # inference is cheap; keep TensorFlow off GPUs that training jobs are using
     from ganstyle.critic import load_critic
-    from ganstyle.gan import resolve_settings
+    from ganstyle.models.gan import resolve_settings
 
     cultures = list(images)
     if len(args.critics) != len(cultures):

@@ -47,7 +47,7 @@ OWN_KEYS = ("enabled", "snapshots", "snapshot_every")
 
 def joint_settings(gan: dict, joint: dict) -> dict:
     """The gan section (recipe resolved) with every non-null key of the joint section on top."""
-    from ganstyle.gan import resolve_settings
+    from ganstyle.models.gan import resolve_settings
 
     merged = {**gan, **{k: v for k, v in joint.items() if v is not None and k not in OWN_KEYS}, "architecture": "default"}
     return {**resolve_settings(merged), **{k: joint[k] for k in OWN_KEYS}}
@@ -64,7 +64,7 @@ def critic_file(step: int) -> str:
 
 
 def _fingerprint(settings: dict, cultures: list[str], seed: int, images: np.ndarray, labels: np.ndarray) -> str:
-    from ganstyle.gan import TRAINING_KEYS
+    from ganstyle.models.gan import TRAINING_KEYS
 
     digest = hashlib.sha256()
     digest.update(json.dumps({k: settings.get(k) for k in (*TRAINING_KEYS, "classification")}, sort_keys=True).encode())
@@ -96,7 +96,9 @@ def train_joint(
     from ganstyle import devices
 
     devices.claim_gpu()
-    from ganstyle import gan, training
+    from ganstyle import gan
+    from ganstyle.models import training
+    from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
 
     started = time.perf_counter()
     training.configure_tensorflow(threads, seed, deterministic=settings["deterministic"])
@@ -114,21 +116,15 @@ def train_joint(
         precision,
     )
 
-    generator, discriminator = gan.initial_models(settings, resolution, channels, seed, n_classes=len(cultures))
-    task = gan.GANTask(generator, discriminator, settings, seed)
+    generator, discriminator = initial_models(settings, resolution, channels, seed, n_classes=len(cultures))
+    task = GANTask(generator, discriminator, settings, seed)
     steps = snapshot_steps(settings)
     checkpointer = training.Checkpointer(checkpoints, task.variables(), _fingerprint(settings, cultures, seed, train_images, labels), keep=len(steps))
-    history = training.train(
-        task,
-        lambda start, end: training.step_batches(train_images, settings["batch_size"], seed, start, end, labels=labels),
-        total_steps=settings["steps"],
-        checkpointer=checkpointer,
-        checkpoint_every=settings["snapshot_every"],
-        log_every=settings["log_every"],
-        jit_compile=settings["jit_compile"],
-        progress=progress,
-        description=f"joint seed{seed}",
-    )
+
+    def batches(start, end):
+        return training.step_batches(train_images, settings["batch_size"], seed, start, end, labels=labels)
+
+    history = training.train_with_settings(task, batches, settings, checkpointer, settings["snapshot_every"], f"joint seed{seed}", progress)
 
     out.mkdir(parents=True, exist_ok=True)
     # the critic at each snapshot: restored from the checkpoints the loop kept; the final state last
@@ -138,9 +134,9 @@ def train_joint(
     io.save_keras(task.ema_generator, out / "generator.keras")
 
     per_culture = settings["samples"] // len(cultures) or 1
-    noise = gan.fixed_noise(per_culture * len(cultures), task.latent_dim, seed)
+    noise = fixed_noise(per_culture * len(cultures), task.latent_dim, seed)
     sample_labels = np.repeat(np.arange(len(cultures), dtype=np.int32), per_culture)
-    samples = gan.generate_images(task.ema_generator, noise, sample_labels)
+    samples = generate_images(task.ema_generator, noise, sample_labels)
     columns = min(per_culture, settings["grid"])
     shown = np.concatenate([samples[sample_labels == k][:columns] for k in range(len(cultures))])
     gan.save_png(out / "samples.png", gan.image_grid(shown, columns))  # one row per culture

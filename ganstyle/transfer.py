@@ -1,8 +1,8 @@
 """Stages ``train-transfer`` (a CycleGAN between two cultures) and ``transfer-distances``.
 
-``train-transfer`` trains a CycleGAN (``ganstyle.cyclegan``) between the
+``train-transfer`` trains a CycleGAN (``ganstyle.models.cyclegan``) between the
 train splits of cultures A and B with the shared training loop
-(``ganstyle.training``: checkpoints, resume after a kill, progress bar),
+(``ganstyle.models.training``: checkpoints, resume after a kill, progress bar),
 saves both generators, a grid of held-out images with their translations and
 round trips, and ``metrics.tsv``: one row per direction (A -> B, B -> A),
 measured on held-out images only:
@@ -45,6 +45,7 @@ from ganstyle import io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.corpus import load_splits
 from ganstyle.errors import UserError
+from ganstyle.metrics.transfer import critic_measures, feature_measures, pixel_measures, pooled_scale
 
 log = logging.getLogger(__name__)
 
@@ -135,72 +136,7 @@ def skipped_pairs_warning(skipped: list[str], cultures: list[str]) -> str:
     )
 
 
-# ---------------------------------------------------------------- measures (no I/O, no TF)
-
-
-def bootstrap_mean(values, n_boot: int, seed: int, ci: float = 0.95) -> tuple[float, float, float]:
-    """Mean of per-image values and its percentile bootstrap interval (images resampled)."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("bootstrap_mean needs at least one value")
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, values.size, (n_boot, values.size))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
-    return float(values.mean()), float(low), float(high)
-
-
-def grey_level_differences(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per image, the mean absolute pixel difference of two uint8 image sets, in grey levels (0-255)."""
-    if x.shape != y.shape:
-        raise ValueError(f"image sets differ in shape: {x.shape} vs {y.shape}")
-    difference = np.abs(x.astype(np.int16) - y.astype(np.int16))
-    return difference.reshape(len(x), -1).mean(axis=1)
-
-
-def reference_changes(before: np.ndarray, after: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Per image, the RMS over features of (after - before) / scale."""
-    change = (np.asarray(after, np.float64) - np.asarray(before, np.float64)) / scale
-    return np.sqrt(np.mean(change**2, axis=1))
-
-
-def pooled_scale(*feature_sets: np.ndarray) -> np.ndarray:
-    """Per-feature standard deviation over the union of the sets; constant features get 1."""
-    std = np.concatenate(feature_sets).std(axis=0)
-    return np.where(std > 0, std, 1.0)
-
-
-def pixel_measures(source, translated, cycled, target, target_identity, n_boot: int, seed: int) -> dict:
-    """cycle_error, identity_error and effort_pixels, in grey levels, with bootstrap intervals."""
-    return {
-        "cycle_error": bootstrap_mean(grey_level_differences(source, cycled), n_boot, seed),
-        "identity_error": bootstrap_mean(grey_level_differences(target, target_identity), n_boot, seed),
-        "effort_pixels": bootstrap_mean(grey_level_differences(source, translated), n_boot, seed),
-    }
-
-
-def feature_measures(f_source, f_translated, f_target, scale, n_boot: int, seed: int) -> dict:
-    """effort_reference, kid and kid_untranslated from reference features."""
-    from ganstyle.metrics.distances import bootstrap, kid
-
-    def kid_fn(x, y):
-        return kid(x, y, seed=seed)
-
-    return {
-        "effort_reference": bootstrap_mean(reference_changes(f_source, f_translated, scale), n_boot, seed),
-        "kid": bootstrap(kid_fn, f_translated, f_target, n_boot=n_boot, seed=seed),
-        "kid_untranslated": bootstrap(kid_fn, f_source, f_target, n_boot=n_boot, seed=seed),
-    }
-
-
-def critic_measures(target_logits, translated_logits, source_logits, n_boot: int, seed: int) -> dict:
-    """AUC of the target critic, real target images (positives) vs translated / untranslated source images."""
-    from ganstyle.metrics.classification import roc_auc
-    from ganstyle.metrics.distances import bootstrap
-
-    return {
-        "critic_auc": bootstrap(roc_auc, target_logits, translated_logits, n_boot=n_boot, seed=seed),
-        "critic_auc_untranslated": bootstrap(roc_auc, target_logits, source_logits, n_boot=n_boot, seed=seed),
-    }
+# ---------------------------------------------------------------- metrics.tsv rows
 
 
 def metrics_row(source: str, target: str, measures: dict, **extra) -> dict:
@@ -269,7 +205,7 @@ def _fingerprint(settings: dict, a: str, b: str, train_a: np.ndarray, train_b: n
 
 
 def _check_inputs(settings: dict, corpora: dict[str, tuple[np.ndarray, np.ndarray]], paths: dict[str, Path]) -> tuple[int, int]:
-    from ganstyle.cyclegan import RESOLUTIONS
+    from ganstyle.models.cyclegan import RESOLUTIONS
 
     shapes = {culture: train.shape[1:] for culture, (train, _) in corpora.items()}
     (a, shape_a), (b, shape_b) = shapes.items()
@@ -303,7 +239,7 @@ def _use_light_graph_optimisation() -> None:
     CycleGAN step graph and did not make the steps faster (measured on 2 cores)."""
     import tensorflow as tf
 
-    from ganstyle.training import gpu_available
+    from ganstyle.models.training import gpu_available
 
     if not gpu_available():
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
@@ -332,8 +268,8 @@ def train_transfer(
     from ganstyle import devices
 
     devices.claim_gpu()
-    from ganstyle import cyclegan, training
     from ganstyle.metrics.reference import reference_features
+    from ganstyle.models import cyclegan, training
 
     started = time.perf_counter()
     seed = int(settings["seed"])
@@ -363,17 +299,11 @@ def train_transfer(
     task = cyclegan.CycleGANTask(models, settings, seed)
     checkpointer = training.Checkpointer(checkpoints, task.variables(), _fingerprint(settings, a, b, train_a, train_b))
     batch_size = settings["batch_size"]
-    history = training.train(
-        task,
-        lambda start, end: cyclegan.pair_batches(train_a, train_b, batch_size, seed, start, end),
-        total_steps=settings["steps"],
-        checkpointer=checkpointer,
-        checkpoint_every=settings["checkpoint_every"],
-        log_every=settings["log_every"],
-        jit_compile=settings["jit_compile"],
-        progress=progress,
-        description=pair_name(a, b),
-    )
+
+    def batches(start, end):
+        return cyclegan.pair_batches(train_a, train_b, batch_size, seed, start, end)
+
+    history = training.train_with_settings(task, batches, settings, checkpointer, settings["checkpoint_every"], pair_name(a, b), progress)
     train_seconds = float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0
 
     out.mkdir(parents=True, exist_ok=True)

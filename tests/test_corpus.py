@@ -36,14 +36,6 @@ def ingest_and_build(tmp_path, cultures, settings, name="west", tag="run"):
     return ingested, out
 
 
-def test_float_conversions():
-    values = np.arange(256, dtype=np.uint8)
-    floats = corpus.to_float(values)
-    assert floats.dtype == np.float32 and floats[0] == -1 and floats[-1] == 1
-    np.testing.assert_array_equal(corpus.to_uint8(floats), values)
-    np.testing.assert_array_equal(corpus.to_uint8(np.array([-3.0, 0.0, 7.0, np.nan])), [0, 128, 255, 128])
-
-
 def test_split_is_a_fixed_function_of_the_id_with_the_right_share():
     ids = [hashlib.sha256(str(k).encode()).hexdigest()[:16] for k in range(20000)]
     split = corpus.assign_split(ids, 0.2)

@@ -3,8 +3,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from ganstyle import critic, io, networks  # noqa: E402
+from ganstyle import critic, io  # noqa: E402
 from ganstyle.errors import UserError  # noqa: E402
+from ganstyle.models import networks  # noqa: E402
 
 SMALL = {"latent_dim": 8, "g_width": 4, "d_width": 4, "max_width": 16}
 

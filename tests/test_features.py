@@ -24,7 +24,8 @@ def _tiny_critic(path, poison=False, n_classes=1, seed=0):
     """A discriminator with the documented outputs [logits (N, K), features (N, F)]."""
     import keras
 
-    from ganstyle import io, networks
+    from ganstyle import io
+    from ganstyle.models import networks
 
     keras.utils.set_random_seed(seed)
     _, model = networks.build_models(SMALL, SIZE, 1, n_classes=n_classes)
@@ -102,8 +103,8 @@ def _critic_argv(tmp_path, cultures, paths, joint=True):
 
 
 def test_every_critic_space_of_one_seed(tmp_path, corpora):
-    from ganstyle import gan
     from ganstyle.critic import critic_outputs, load_critic
+    from ganstyle.models import gan
 
     cultures, paths, heldout = corpora
     argv, critics, snapshots = _critic_argv(tmp_path, cultures, paths)

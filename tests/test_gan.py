@@ -9,32 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from gan_settings import TINY
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from ganstyle import gan, networks  # noqa: E402
+from ganstyle import gan  # noqa: E402
 from ganstyle.config import REPO_ROOT  # noqa: E402
-
-TINY = {
-    "g_width": 4,
-    "d_width": 4,
-    "max_width": 16,
-    "latent_dim": 8,
-    "batch_size": 4,
-    "samples": 16,
-    "grid": 2,
-    "n_boot": 5,
-    "log_every": 2,
-    "checkpoint_every": 4,
-    "steps": 6,
-}
-
-
-def _settings(**overrides):
-    from ganstyle.config import section
-
-    return section("gan", json.dumps({**TINY, **overrides}))
+from ganstyle.models import gan as models_gan  # noqa: E402
 
 
 def make_corpus(path: Path, n=24, size=32, channels=1, seed=0, tone=None):
@@ -55,110 +37,12 @@ def make_corpus(path: Path, n=24, size=32, channels=1, seed=0, tone=None):
 # ---------------------------------------------------------------- settings and helpers
 
 
-def test_recipe_fills_nulls_and_explicit_values_win():
-    default = gan.resolve_settings(_settings())
-    assert default["loss"] == gan.RECIPES["default"]["loss"] and default["augment"] == gan.RECIPES["default"]["augment"]
-    assert default["g_width"] == 4  # explicit
-    seed = gan.resolve_settings(_settings(architecture="seed", g_width=None, d_width=None, latent_dim=None, max_width=None))
-    assert (seed["loss"], seed["augment"], seed["ema_decay"], seed["beta1"], seed["latent_dim"]) == ("bce", [], 0.0, 0.5, 100)
-    assert gan.resolve_settings(_settings(architecture="seed", loss="hinge"))["loss"] == "hinge"
-
-
 def test_image_grid_places_images_row_by_row():
     images = np.stack([np.full((2, 3, 1), i, np.uint8) for i in range(5)])
     grid = gan.image_grid(images, columns=2, gap=1, fill=99)
     assert grid.shape == (3 * 2 + 2, 2 * 3 + 1, 1)
     assert grid[0, 0, 0] == 0 and grid[0, 4, 0] == 1 and grid[3, 0, 0] == 2 and grid[6, 0, 0] == 4
     assert grid[2, 0, 0] == 99 and grid[6, 4, 0] == 99  # gap, and the empty sixth cell
-
-
-def test_fixed_noise_is_reproducible():
-    np.testing.assert_array_equal(gan.fixed_noise(5, 3, 1), gan.fixed_noise(5, 3, 1))
-    assert not np.allclose(gan.fixed_noise(5, 3, 1), gan.fixed_noise(5, 3, 2))
-
-
-# ---------------------------------------------------------------- the training step
-
-
-def _task(**overrides):
-    settings = gan.resolve_settings(_settings(**overrides))
-    keras.utils.set_random_seed(0)
-    generator, discriminator = networks.build_models(settings, 32, 1)
-    return gan.GANTask(generator, discriminator, settings, seed=0)
-
-
-def _real_batch(n=4):
-    return tf.constant(np.random.default_rng(1).integers(0, 256, (n, 32, 32, 1), dtype=np.uint8))
-
-
-def test_diffaugment_is_applied_to_real_and_fake_for_both_players():
-    task = _task()
-    seen = []
-    original = task.augment
-
-    def spy(images):
-        seen.append(images)
-        return original(images)
-
-    task.augment = spy
-    real = _real_batch()
-    with tf.GradientTape():  # what the step's noise will be: replay the RNG
-        noise = tf.random.Generator.from_state(task.noise_rng.state.numpy(), alg=task.noise_rng.algorithm).normal([4, task.latent_dim])
-        fake = task.generator(noise, training=True)
-    task.train_step(real)
-    assert len(seen) == 2  # one D pass over augmented fakes, one over augmented reals; both losses use them
-    inputs = {tuple(np.round(np.asarray(x), 4).ravel()[:8]) for x in seen}
-    assert tuple(np.round(np.asarray(tf.cast(real, tf.float32) / 127.5 - 1), 4).ravel()[:8]) in inputs
-    assert any(np.allclose(np.asarray(x), np.asarray(fake), atol=1e-5) for x in seen)
-
-
-def test_discriminator_sees_only_the_augmented_images():
-    # if the augmentation maps everything to zeros, D cannot tell real from fake
-    # and G gets no gradient: both players really train on augmented images
-    task = _task()
-    task.augment = lambda images: images * 0.0
-    before = [np.asarray(w).copy() for w in task.generator.trainable_variables]
-    metrics = task.train_step(_real_batch())
-    # equal up to the spectral-norm power iteration that runs between D's two passes
-    assert float(metrics["d_real"]) == pytest.approx(float(metrics["d_fake"]), rel=1e-3, abs=1e-6)
-    for old, new in zip(before, task.generator.trainable_variables):
-        np.testing.assert_array_equal(old, np.asarray(new))
-
-
-def test_without_augmentation_the_generator_learns():
-    task = _task(augment=[])
-    before = [np.asarray(w).copy() for w in task.generator.trainable_variables]
-    task.train_step(_real_batch())
-    assert any(not np.array_equal(old, np.asarray(new)) for old, new in zip(before, task.generator.trainable_variables))
-
-
-def test_r1_penalty_is_positive_and_enters_the_step():
-    metrics = _task(r1_gamma=10.0).train_step(_real_batch())
-    assert float(metrics["r1"]) > 0
-
-
-def test_ema_generator_follows_the_generator():
-    task = _task(ema_decay=0.0)
-    task.train_step(_real_batch())
-    for ema, raw in zip(task.ema_generator.weights, task.generator.weights):
-        np.testing.assert_allclose(np.asarray(ema), np.asarray(raw), rtol=1e-6, atol=1e-7)
-    task = _task(ema_decay=0.999)
-    initial = [np.asarray(w).copy() for w in task.ema_generator.trainable_variables]
-    task.train_step(_real_batch())
-    moved = [np.abs(np.asarray(w) - i).max() for w, i in zip(task.ema_generator.trainable_variables, initial)]
-    raw_moved = [np.abs(np.asarray(w) - i).max() for w, i in zip(task.generator.trainable_variables, initial)]
-    assert 0 < max(moved) < max(raw_moved)  # averaged: moves, but less than the raw weights
-
-
-def test_variables_cover_the_full_state():
-    task = _task()
-    state = task.variables()
-    ids = {id(v) for v in state.values()}
-    for model in (task.generator, task.discriminator, task.ema_generator):
-        assert all(id(w) in ids for w in model.weights)
-    for optimizer in (task.g_optimizer, task.d_optimizer):
-        assert all(id(v) in ids for v in optimizer.variables)
-    assert state["rng/noise"] is task.noise_rng.state and state["rng/augment"] is task.augment_rng.state
 
 
 # ---------------------------------------------------------------- metrics and sanity (no TF)
@@ -287,7 +171,7 @@ def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("kid", "fd", "memorisation_reference", "memorisation_pixels", "reference_version", "steps", "train_seconds", "settings"):
         assert key in metrics, key
-    assert metrics["steps"] == 6 and metrics["settings"]["loss"] == gan.RECIPES["default"]["loss"]
+    assert metrics["steps"] == 6 and metrics["settings"]["loss"] == models_gan.RECIPES["default"]["loss"]
     # the critic API on the saved discriminator
     from ganstyle.critic import critic_outputs, load_critic
 

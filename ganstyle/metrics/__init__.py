@@ -5,6 +5,7 @@
   split-half noise floors, nearest-neighbour distances and memorisation.
 - :mod:`ganstyle.metrics.classification`: ROC AUC.
 - :mod:`ganstyle.metrics.geo`: great-circle distances.
+- :mod:`ganstyle.metrics.transfer`: the transfer measures of a CycleGAN's translations.
 
 Submodules are imported explicitly (``from ganstyle.metrics import distances``)
 so that importing one does not import the others' dependencies.

@@ -1,7 +1,7 @@
 """CycleGAN (Zhu et al. 2017) for unpaired translation between two cultures.
 
 Networks, losses, the pool of past fakes and the training task that
-``ganstyle.training.train`` runs (the same loop, checkpoints and resume as
+``ganstyle.models.training.train`` runs (the same loop, checkpoints and resume as
 the per-culture GANs).
 
 - Generators: ResNet generators (7x7 stem, two stride-2 downsamplings,
@@ -30,6 +30,9 @@ import weakref
 import keras
 import tensorflow as tf
 from keras import layers, ops
+
+from ganstyle.models.adversarial import AdversarialTask, numbered
+from ganstyle.models.pixels import to_float_tensor, to_uint8_tensor
 
 RESOLUTIONS = (32, 64, 128, 256)
 RESIDUAL_BLOCKS = {32: 2, 64: 3, 128: 6, 256: 9}
@@ -241,8 +244,8 @@ class ImagePool:
 # ---------------------------------------------------------------- the training task
 
 
-class CycleGANTask:
-    """CycleGAN state and training step, for ``ganstyle.training.train``.
+class CycleGANTask(AdversarialTask):
+    """CycleGAN state and training step, for ``ganstyle.models.training.train``.
 
     A batch is ``(images_a, images_b)``, uint8.  One step: both translations,
     both round trips and both identity mappings; generator loss = LSGAN terms
@@ -262,46 +265,30 @@ class CycleGANTask:
         self.generator_variables = models["G_ab"].trainable_variables + models["G_ba"].trainable_variables
         self.discriminator_variables = models["D_a"].trainable_variables + models["D_b"].trainable_variables
 
-        def adam():
-            schedule = LinearDecay(settings["learning_rate"], settings["steps"], settings["decay_start"])
-            optimizer = keras.optimizers.Adam(schedule, beta_1=settings["beta1"], beta_2=settings["beta2"])
-            if keras.mixed_precision.global_policy().name == "mixed_float16":
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            return optimizer
+        def schedule():
+            return LinearDecay(settings["learning_rate"], settings["steps"], settings["decay_start"])
 
-        self.g_optimizer, self.d_optimizer = adam(), adam()
-        # slots exist before a checkpoint is restored into them
-        self.g_optimizer.build(self.generator_variables)
-        self.d_optimizer.build(self.discriminator_variables)
+        self.set_up_players(schedule(), schedule(), self.generator_variables, self.discriminator_variables, seed)
         image_shape = tuple(models["G_ab"].inputs[0].shape[1:])
         self.pool_a = ImagePool(settings["pool_size"], image_shape, seed + 11)  # past fakes of A (from G_ba)
         self.pool_b = ImagePool(settings["pool_size"], image_shape, seed + 12)
-        self.augment_rng = tf.random.Generator.from_seed(seed + 1_000_003, alg="philox")
 
     def variables(self) -> dict:
         state = {}
         for name, model in self.models.items():
-            state.update({f"{name}/{i:04d}": v for i, v in enumerate(model.weights)})
-        state.update({f"g_optimizer/{i:04d}": v for i, v in enumerate(self.g_optimizer.variables)})
-        state.update({f"d_optimizer/{i:04d}": v for i, v in enumerate(self.d_optimizer.variables)})
+            state.update(numbered(name, model.weights))
+        state.update(self.player_state())
         for name, pool in (("pool_a", self.pool_a), ("pool_b", self.pool_b)):
             state.update({f"{name}/{key}": v for key, v in pool.variables().items()})
         state["rng/augment"] = self.augment_rng.state
         return state
-
-    def augment(self, images):
-        from ganstyle.augment import diff_augment
-
-        transforms = self.settings["augment"]
-        return diff_augment(images, self.augment_rng, transforms) if transforms else images
 
     def _logits(self, discriminator, images):
         return tf.cast(self.models[discriminator](self.augment(images), training=True), tf.float32)
 
     def train_step(self, batch):
         images_a, images_b = batch
-        real_a = tf.cast(images_a, tf.float32) / 127.5 - 1.0
-        real_b = tf.cast(images_b, tf.float32) / 127.5 - 1.0
+        real_a, real_b = to_float_tensor(images_a), to_float_tensor(images_b)
         G_ab, G_ba = self.models["G_ab"], self.models["G_ba"]
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_b = tf.cast(G_ab(real_a, training=True), tf.float32)
@@ -340,7 +327,7 @@ class CycleGANTask:
 def pair_batches(images_a, images_b, batch_size: int, seed: int, start_step: int, end_step: int) -> tf.data.Dataset:
     """Batches ``(a, b)`` of steps ``start_step .. end_step - 1``: each culture's stream is a
     pure function of (seed, step) (``training.step_batches``), so a resumed run sees the same pairs."""
-    from ganstyle.training import step_batches
+    from ganstyle.models.training import step_batches
 
     stream_a = step_batches(images_a, batch_size, seed, start_step, end_step)
     stream_b = step_batches(images_b, batch_size, seed + 1, start_step, end_step)
@@ -356,8 +343,8 @@ def _forward(generator):
 
         @tf.function(reduce_retracing=True)
         def forward(batch):
-            translated = tf.cast(generator(tf.cast(batch, tf.float32) / 127.5 - 1.0, training=False), tf.float32)
-            return tf.cast(tf.clip_by_value(tf.round((translated + 1.0) * 127.5), 0, 255), tf.uint8)
+            translated = tf.cast(generator(to_float_tensor(batch), training=False), tf.float32)
+            return to_uint8_tensor(translated)
 
         _FORWARD[generator] = forward
     return _FORWARD[generator]

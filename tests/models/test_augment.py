@@ -3,7 +3,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from ganstyle import augment  # noqa: E402
+from ganstyle.models import augment  # noqa: E402
 
 
 def _rng(seed=0):

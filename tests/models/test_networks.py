@@ -3,7 +3,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from ganstyle import networks  # noqa: E402
+from ganstyle.models import networks  # noqa: E402
 
 SMALL = {"latent_dim": 8, "g_width": 4, "d_width": 4, "max_width": 16}
 

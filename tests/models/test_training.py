@@ -6,8 +6,8 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from ganstyle import training  # noqa: E402
 from ganstyle.errors import UserError  # noqa: E402
+from ganstyle.models import training  # noqa: E402
 
 
 def _numbered_images(n):

@@ -5,7 +5,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from ganstyle import losses  # noqa: E402
+from ganstyle.models import losses  # noqa: E402
 
 
 def _value(x):

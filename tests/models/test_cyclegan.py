@@ -4,7 +4,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from ganstyle import cyclegan, training  # noqa: E402
+from ganstyle.models import cyclegan, training  # noqa: E402
 
 SETTINGS = {
     "batch_size": 2,

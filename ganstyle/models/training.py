@@ -351,3 +351,28 @@ def train(
             checkpointer.save(step, {"history": rows, "elapsed_s": elapsed})
     bar.close()
     return pd.DataFrame(rows)
+
+
+def train_with_settings(
+    task: TrainingTask,
+    make_dataset: Callable[[int, int], tf.data.Dataset],
+    settings: dict,
+    checkpointer: Checkpointer,
+    checkpoint_every: int,
+    description: str,
+    progress: bool = True,
+    runner: Callable | None = None,
+) -> pd.DataFrame:
+    """:func:`train` as the training stages run it: ``steps``, ``log_every`` and ``jit_compile`` from their settings section."""
+    return train(
+        task,
+        make_dataset,
+        total_steps=settings["steps"],
+        checkpointer=checkpointer,
+        checkpoint_every=checkpoint_every,
+        log_every=settings["log_every"],
+        jit_compile=settings["jit_compile"],
+        progress=progress,
+        description=description,
+        runner=runner,
+    )

@@ -1,0 +1,14 @@
+"""Model code, no stage I/O: networks, losses, augmentation, the shared training loop and the training tasks.
+
+- :mod:`ganstyle.models.pixels`: uint8 <-> [-1, 1] conversion, numpy and tensor versions.
+- :mod:`ganstyle.models.networks`: generator and discriminator builders (per-culture and joint critic GANs).
+- :mod:`ganstyle.models.losses`: GAN losses on raw logits.
+- :mod:`ganstyle.models.augment`: DiffAugment.
+- :mod:`ganstyle.models.training`: runtime set-up, data order, EMA, checkpoints and the training loop.
+- :mod:`ganstyle.models.adversarial`: what the two-player tasks share (optimisers, augmentation stream, state names).
+- :mod:`ganstyle.models.gan`: recipes, the GAN training task (per culture, and class-conditional for the joint critic), sampling.
+- :mod:`ganstyle.models.cyclegan`: CycleGAN networks, losses, image pool and training task.
+
+Submodules are imported explicitly (``from ganstyle.models import networks``) so that
+importing the package does not import TensorFlow.
+"""

@@ -1,0 +1,278 @@
+"""The GAN of one culture, and of all cultures at once (the joint critic): recipes, training task, sampling.
+
+- ``RECIPES``: what each architecture trains with when a ``gan`` setting is
+  left at null; ``TRAINING_KEYS``: the settings that change the trained weights
+  (the stages' checkpoint fingerprints hash them).
+- :class:`GANTask`: the state and training step that
+  :func:`ganstyle.models.training.train` runs, for a per-culture GAN and, with a
+  class-conditional generator and projection discriminator, for the joint critic.
+- :func:`fixed_noise`, :func:`generate_images`: reproducible samples.
+
+The stages ``train-gan`` and ``train-joint`` (``ganstyle.gan``, ``ganstyle.joint``)
+do the I/O around these.  TensorFlow is imported only inside functions, so that
+the stages can resolve settings before ``devices.claim_gpu`` has picked a GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ganstyle.models.adversarial import AUGMENT_SEED_OFFSET, AdversarialTask, numbered
+
+# What each architecture trains with when a setting is left at null.
+RECIPES = {
+    # small-data recipe: the non-saturating loss with Adam beta1 0.5 kept ~2x more
+    # sample diversity than hinge; feature matching (weight 10) cut the held-out KID
+    # ~3x where generators had collapsed to one pattern (tuned on the demo corpus at
+    # 600 steps, before the critic measures were the endpoint).  Augmentation keeps
+    # ink density (circular shift, no colour jitter: a critic of scripts should not
+    # learn to ignore stroke weight), and no minibatch stddev, so nothing a critic
+    # computes depends on a batch.  Widths 8/8 are what the demo's 15-minute budget
+    # on 2 CPU cores affords for 2 seeds of 12 cultures (README).
+    "default": {
+        "loss": "bce",
+        "feature_matching": 10.0,
+        "classification": 0.0,
+        "minibatch_stddev": False,
+        "augment": ["shift", "cutout"],
+        "ema_decay": 0.999,
+        "learning_rate_g": 2e-4,
+        "learning_rate_d": 2e-4,
+        "beta1": 0.5,
+        "beta2": 0.99,
+        "latent_dim": 64,
+        "g_width": 8,
+        "d_width": 8,
+        "max_width": 256,
+    },
+    # the seed document's DCGAN: BCE, Adam(2e-4, beta1 0.5), no augmentation, no EMA
+    "seed": {
+        "loss": "bce",
+        "feature_matching": 0.0,
+        "classification": 0.0,
+        "minibatch_stddev": False,
+        "augment": [],
+        "ema_decay": 0.0,
+        "learning_rate_g": 2e-4,
+        "learning_rate_d": 2e-4,
+        "beta1": 0.5,
+        "beta2": 0.999,
+        "latent_dim": 100,
+        "g_width": 64,
+        "d_width": 64,
+        "max_width": 512,
+    },
+}
+
+# Settings that change the trained weights: a checkpoint written under other
+# values of these is not resumed from.  (``steps`` is not among them: raising it
+# continues a finished run.)
+TRAINING_KEYS = (
+    "architecture",
+    "loss",
+    "augment",
+    "ema_decay",
+    "learning_rate_g",
+    "learning_rate_d",
+    "beta1",
+    "beta2",
+    "latent_dim",
+    "g_width",
+    "d_width",
+    "max_width",
+    "batch_size",
+    "r1_gamma",
+    "jit_compile",
+    "mixed_precision",
+    "feature_matching",
+    "minibatch_stddev",
+    "classification",
+)
+
+
+def resolve_settings(settings: dict) -> dict:
+    """The ``gan`` section with every null replaced by the architecture's recipe value."""
+    recipe = RECIPES[settings["architecture"]]
+    return {key: (recipe[key] if value is None and key in recipe else value) for key, value in {**recipe, **settings}.items()}
+
+
+def initial_models(settings: dict, resolution: int, channels: int, seed: int, n_classes: int = 1):
+    """(generator, discriminator) exactly as a training run of ``seed`` starts from them: the
+    untrained control of the feature stage is this discriminator."""
+    import keras
+
+    from ganstyle.models import networks
+
+    keras.utils.set_random_seed(seed)
+    return networks.build_models(settings, resolution, channels, n_classes)
+
+
+# ---------------------------------------------------------------- the training step
+
+
+class GANTask(AdversarialTask):
+    """The GAN's state and its training step, for ``ganstyle.models.training.train``.
+
+    One step: G(z) -> fake; DiffAugment on real and fake alike; one
+    discriminator pass over the augmented fakes and one over the augmented
+    reals; both players' losses from those logits (the generator's plus
+    feature matching on D's penultimate features, the discriminator's plus
+    the optional R1 penalty on the augmented reals); both players updated
+    simultaneously with Adam; the EMA generator follows G.  ``variables()``
+    is the full state: G, D, EMA G, both optimizers, the noise and
+    augmentation RNGs.  (D's minibatch-stddev running mean is updated by both
+    passes, so in inference it stands for a mix of real and generated batches.)
+
+    Class-conditional (the joint critic): a batch is ``(images, culture
+    indices)``; each fake gets the culture of the real image in its place, and
+    each image's logit is its culture's column of D's logits.
+    """
+
+    def __init__(self, generator, discriminator, settings: dict, seed: int):
+        import keras
+        import tensorflow as tf
+
+        self.generator, self.discriminator = generator, discriminator
+        self.settings = settings
+        self.batch_size = int(settings["batch_size"])
+        self.images_per_step = self.batch_size
+        self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.conditional = len(generator.inputs) > 1
+        self.ema_generator = keras.models.clone_model(generator)
+        self.ema_generator.set_weights(generator.get_weights())
+        self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, discriminator.trainable_variables, seed)
+        self.noise_rng = tf.random.Generator.from_seed(seed, alg="philox")
+        self._apply_updates = tf.function(self._updates, jit_compile=True)
+
+    def start_seed(self, seed: int, generator, discriminator) -> None:
+        """Reset every variable to the start of a run of ``seed`` (``generator``, ``discriminator``:
+        that run's initial networks, from :func:`initial_models`), keeping the traced step.
+
+        The same state as a new ``GANTask`` of that seed, so several seeds train in
+        one process with one trace of the step (tracing costs as much as ~100 steps).
+        """
+        for target, source in ((self.generator, generator), (self.ema_generator, generator), (self.discriminator, discriminator)):
+            for variable, value in zip(target.weights, source.weights, strict=True):
+                variable.assign(value)
+        for optimizer in (self.g_optimizer, self.d_optimizer):
+            for variable in optimizer.variables:
+                if variable.path.endswith("learning_rate"):
+                    continue
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+        self.noise_rng.reset_from_seed(seed)
+        self.augment_rng.reset_from_seed(seed + AUGMENT_SEED_OFFSET)
+
+    def variables(self) -> dict:
+        return {
+            **numbered("generator", self.generator.weights),
+            **numbered("discriminator", self.discriminator.weights),
+            **numbered("ema_generator", self.ema_generator.weights),
+            **self.player_state(),
+            "rng/noise": self.noise_rng.state,
+            "rng/augment": self.augment_rng.state,
+        }
+
+    def _logits_and_features(self, augmented, cultures):
+        import tensorflow as tf
+
+        all_logits, features = map(_as_float32, self.discriminator(augmented, training=True))
+        if cultures is None:
+            return all_logits, features, None
+        return tf.gather(all_logits, cultures, axis=1, batch_dims=1)[:, None], features, all_logits
+
+    def train_step(self, batch):
+        import tensorflow as tf
+
+        from ganstyle.models.losses import culture_cross_entropy, discriminator_loss, feature_matching, generator_loss, r1_penalty
+        from ganstyle.models.pixels import to_float_tensor
+
+        real_uint8, cultures = batch if self.conditional else (batch, None)
+        kind, r1_gamma = self.settings["loss"], float(self.settings["r1_gamma"])
+        fm_weight = float(self.settings["feature_matching"])
+        class_weight = float(self.settings.get("classification", 0.0))
+        real = to_float_tensor(real_uint8)
+        noise = self.noise_rng.normal([tf.shape(real)[0], self.latent_dim])
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = tf.cast(self.generator([noise, cultures] if self.conditional else noise, training=True), tf.float32)
+            # real and fake go through D separately: G's gradient then only flows
+            # back through the fake half (a joint pass would also backpropagate
+            # through the real half, ~10% more work)
+            fake_logits, fake_features, fake_all = self._logits_and_features(self.augment(fake), cultures)
+            real_augmented = self.augment(real)
+            if r1_gamma > 0:
+                with tf.GradientTape() as r1_tape:
+                    r1_tape.watch(real_augmented)
+                    real_logits, real_features, real_all = self._logits_and_features(real_augmented, cultures)
+                    real_sum = tf.reduce_sum(real_logits)
+                r1 = r1_penalty(r1_tape.gradient(real_sum, real_augmented))
+            else:
+                real_logits, real_features, real_all = self._logits_and_features(real_augmented, cultures)
+                r1 = tf.constant(0.0)
+            d_loss = discriminator_loss(kind, real_logits, fake_logits)
+            g_loss = generator_loss(kind, fake_logits)
+            matching = feature_matching(tf.stop_gradient(real_features), fake_features)
+            d_total, g_total = d_loss + 0.5 * r1_gamma * r1, g_loss + fm_weight * matching
+            real_ce = fake_ce = tf.constant(0.0)
+            if self.conditional and class_weight > 0:
+                # auxiliary classifier (AC-GAN, Odena et al. 2017) on the projection logits: D names the
+                # culture of real images, G makes images D names as their culture (psi cancels in the softmax)
+                real_ce = culture_cross_entropy(cultures, real_all)
+                fake_ce = culture_cross_entropy(cultures, fake_all)
+                d_total += class_weight * real_ce
+                g_total += class_weight * fake_ce
+            d_scaled = self.d_optimizer.scale_loss(d_total)
+            g_scaled = self.g_optimizer.scale_loss(g_total)
+        g_grads = g_tape.gradient(g_scaled, self.generator.trainable_variables)
+        d_grads = d_tape.gradient(d_scaled, self.discriminator.trainable_variables)
+        self._apply_updates(g_grads, d_grads)
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": tf.reduce_mean(real_logits),
+            "d_fake": tf.reduce_mean(fake_logits),
+            "r1": r1,
+            "feature_matching": matching,
+            **({"real_culture_ce": real_ce, "fake_culture_ce": fake_ce} if self.conditional else {}),
+        }
+
+    def _updates(self, g_grads, d_grads):
+        """Both Adam steps and the EMA: only element-wise work, which XLA fuses
+        into a few loops (Keras runs ~15 small ops per variable otherwise)."""
+        from ganstyle.models.training import ema_decay, ema_update
+
+        self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
+        self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
+        decay = ema_decay(self.g_optimizer.iterations, self.settings["ema_decay"])
+        ema_update(self.ema_generator.weights, self.generator.weights, decay)
+
+
+def _as_float32(x):
+    import tensorflow as tf
+
+    return tf.cast(x, tf.float32)
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def fixed_noise(count: int, latent_dim: int, seed: int) -> np.ndarray:
+    """The same noise for the same (count, latent_dim, seed): samples are reproducible."""
+    return np.random.default_rng([seed, 7919]).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+def generate_images(generator, noise: np.ndarray, cultures: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
+    """uint8 NHWC images from ``noise`` (and culture indices for a conditional generator;
+    inference mode: BN uses its running statistics)."""
+    import tensorflow as tf
+
+    from ganstyle.models.pixels import to_uint8_tensor
+
+    @tf.function(reduce_retracing=True)
+    def forward(inputs):
+        return to_uint8_tensor(tf.cast(generator(inputs, training=False), tf.float32))
+
+    def batch(i):
+        z = tf.constant(noise[i : i + batch_size])
+        return z if cultures is None else [z, tf.constant(np.asarray(cultures[i : i + batch_size], np.int32))]
+
+    return np.concatenate([forward(batch(i)).numpy() for i in range(0, len(noise), batch_size)])

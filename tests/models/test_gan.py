@@ -1,0 +1,106 @@
+"""The GAN's recipes, training task and sampling (ganstyle.models.gan)."""
+
+import numpy as np
+import pytest
+from gan_settings import tiny_settings
+
+tf = pytest.importorskip("tensorflow")
+
+from ganstyle.models import gan  # noqa: E402
+
+
+def test_recipe_fills_nulls_and_explicit_values_win():
+    default = gan.resolve_settings(tiny_settings())
+    assert default["loss"] == gan.RECIPES["default"]["loss"] and default["augment"] == gan.RECIPES["default"]["augment"]
+    assert default["g_width"] == 4  # explicit
+    seed = gan.resolve_settings(tiny_settings(architecture="seed", g_width=None, d_width=None, latent_dim=None, max_width=None))
+    assert (seed["loss"], seed["augment"], seed["ema_decay"], seed["beta1"], seed["latent_dim"]) == ("bce", [], 0.0, 0.5, 100)
+    assert gan.resolve_settings(tiny_settings(architecture="seed", loss="hinge"))["loss"] == "hinge"
+
+
+def test_fixed_noise_is_reproducible():
+    np.testing.assert_array_equal(gan.fixed_noise(5, 3, 1), gan.fixed_noise(5, 3, 1))
+    assert not np.allclose(gan.fixed_noise(5, 3, 1), gan.fixed_noise(5, 3, 2))
+
+
+# ---------------------------------------------------------------- the training step
+
+
+def _task(**overrides):
+    settings = gan.resolve_settings(tiny_settings(**overrides))
+    generator, discriminator = gan.initial_models(settings, 32, 1, seed=0)
+    return gan.GANTask(generator, discriminator, settings, seed=0)
+
+
+def _real_batch(n=4):
+    return tf.constant(np.random.default_rng(1).integers(0, 256, (n, 32, 32, 1), dtype=np.uint8))
+
+
+def test_diffaugment_is_applied_to_real_and_fake_for_both_players():
+    task = _task()
+    seen = []
+    original = task.augment
+
+    def spy(images):
+        seen.append(images)
+        return original(images)
+
+    task.augment = spy
+    real = _real_batch()
+    with tf.GradientTape():  # what the step's noise will be: replay the RNG
+        noise = tf.random.Generator.from_state(task.noise_rng.state.numpy(), alg=task.noise_rng.algorithm).normal([4, task.latent_dim])
+        fake = task.generator(noise, training=True)
+    task.train_step(real)
+    assert len(seen) == 2  # one D pass over augmented fakes, one over augmented reals; both losses use them
+    inputs = {tuple(np.round(np.asarray(x), 4).ravel()[:8]) for x in seen}
+    assert tuple(np.round(np.asarray(tf.cast(real, tf.float32) / 127.5 - 1), 4).ravel()[:8]) in inputs
+    assert any(np.allclose(np.asarray(x), np.asarray(fake), atol=1e-5) for x in seen)
+
+
+def test_discriminator_sees_only_the_augmented_images():
+    # if the augmentation maps everything to zeros, D cannot tell real from fake
+    # and G gets no gradient: both players really train on augmented images
+    task = _task()
+    task.augment = lambda images: images * 0.0
+    before = [np.asarray(w).copy() for w in task.generator.trainable_variables]
+    metrics = task.train_step(_real_batch())
+    # equal up to the spectral-norm power iteration that runs between D's two passes
+    assert float(metrics["d_real"]) == pytest.approx(float(metrics["d_fake"]), rel=1e-3, abs=1e-6)
+    for old, new in zip(before, task.generator.trainable_variables):
+        np.testing.assert_array_equal(old, np.asarray(new))
+
+
+def test_without_augmentation_the_generator_learns():
+    task = _task(augment=[])
+    before = [np.asarray(w).copy() for w in task.generator.trainable_variables]
+    task.train_step(_real_batch())
+    assert any(not np.array_equal(old, np.asarray(new)) for old, new in zip(before, task.generator.trainable_variables))
+
+
+def test_r1_penalty_is_positive_and_enters_the_step():
+    metrics = _task(r1_gamma=10.0).train_step(_real_batch())
+    assert float(metrics["r1"]) > 0
+
+
+def test_ema_generator_follows_the_generator():
+    task = _task(ema_decay=0.0)
+    task.train_step(_real_batch())
+    for ema, raw in zip(task.ema_generator.weights, task.generator.weights):
+        np.testing.assert_allclose(np.asarray(ema), np.asarray(raw), rtol=1e-6, atol=1e-7)
+    task = _task(ema_decay=0.999)
+    initial = [np.asarray(w).copy() for w in task.ema_generator.trainable_variables]
+    task.train_step(_real_batch())
+    moved = [np.abs(np.asarray(w) - i).max() for w, i in zip(task.ema_generator.trainable_variables, initial)]
+    raw_moved = [np.abs(np.asarray(w) - i).max() for w, i in zip(task.generator.trainable_variables, initial)]
+    assert 0 < max(moved) < max(raw_moved)  # averaged: moves, but less than the raw weights
+
+
+def test_variables_cover_the_full_state():
+    task = _task()
+    state = task.variables()
+    ids = {id(v) for v in state.values()}
+    for model in (task.generator, task.discriminator, task.ema_generator):
+        assert all(id(w) in ids for w in model.weights)
+    for optimizer in (task.g_optimizer, task.d_optimizer):
+        assert all(id(v) in ids for v in optimizer.variables)
+    assert state["rng/noise"] is task.noise_rng.state and state["rng/augment"] is task.augment_rng.state
