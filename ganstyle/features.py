@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ganstyle import io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
+from ganstyle.files import CriticSpaceFeatures, ReferenceFeatures, save_critic_space, save_reference_features
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ def _through(model, where: str, images: dict, ids: dict) -> dict[str, np.ndarray
 
 def critic_space(
     models: list, names: list[str], logit_cultures: list[str], images: dict, ids: dict, panel: bool, steps: list[int], space: str, seed: int
-) -> dict[str, np.ndarray]:
-    """The arrays of one critic-space file.
+) -> CriticSpaceFeatures:
+    """One critic-space file.
 
     ``panel``: ``models`` are one critic per culture, side by side (features
     blocks, one logit column each); otherwise ``models`` are snapshots of one
@@ -131,28 +131,21 @@ def critic_space(
 
     outputs = [_through(model, name, images, ids) for model, name in zip(models, names)]
     first = outputs[0]
-    arrays = {
-        "culture": first["culture"],
-        "ids": first["ids"],
-        "space": np.asarray(space),
-        "seed": np.asarray(seed),
-        "logit_cultures": np.asarray(logit_cultures),
-        "steps": np.asarray(steps),
-    }
+    embeddings = None
     if panel:
-        arrays["features"] = np.concatenate([o["features"] for o in outputs], axis=1)[None]
-        arrays["blocks"] = np.asarray([o["features"].shape[1] for o in outputs])
-        arrays["logits"] = np.concatenate([o["logits"] for o in outputs], axis=1)[None]
+        features = np.concatenate([o["features"] for o in outputs], axis=1)[None]
+        blocks = np.asarray([o["features"].shape[1] for o in outputs])
+        logits = np.concatenate([o["logits"] for o in outputs], axis=1)[None]
     else:
-        arrays["features"] = np.stack([o["features"] for o in outputs])
-        arrays["blocks"] = np.asarray([first["features"].shape[1]])
-        arrays["logits"] = np.stack([o["logits"] for o in outputs])
-        embeddings = [class_embeddings(model) for model in models]
-        if embeddings[0] is not None:
-            arrays["embeddings"] = np.stack(embeddings).astype(np.float32)
-    if arrays["logits"].shape[2] != len(logit_cultures):
-        raise UserError(f"{names[0]}: {arrays['logits'].shape[2]} logits per image, expected one per culture ({len(logit_cultures)})")
-    return arrays
+        features = np.stack([o["features"] for o in outputs])
+        blocks = np.asarray([first["features"].shape[1]])
+        logits = np.stack([o["logits"] for o in outputs])
+        per_snapshot = [class_embeddings(model) for model in models]
+        if per_snapshot[0] is not None:
+            embeddings = np.stack(per_snapshot).astype(np.float32)
+    if logits.shape[2] != len(logit_cultures):
+        raise UserError(f"{names[0]}: {logits.shape[2]} logits per image, expected one per culture ({len(logit_cultures)})")
+    return CriticSpaceFeatures(space, seed, first["culture"], first["ids"], np.asarray(logit_cultures), np.asarray(steps), features, blocks, logits, embeddings)
 
 
 def untrained_critic(settings: dict, image_shape: tuple, seed: int, n_classes: int = 1):
@@ -185,8 +178,8 @@ def extract_critic_spaces(args, images: dict, ids: dict) -> None:
     }
     # one network for every culture: its one logit column stands for each culture's critic
     untrained = written["critic_untrained"]
-    untrained["logits"] = np.repeat(untrained["logits"], len(cultures), axis=2)
-    untrained["logit_cultures"] = np.asarray(cultures)
+    untrained.logits = np.repeat(untrained.logits, len(cultures), axis=2)
+    untrained.logit_cultures = np.asarray(cultures)
     if args.joint_critics:
         from ganstyle.joint import joint_settings
 
@@ -206,16 +199,11 @@ def extract_critic_spaces(args, images: dict, ids: dict) -> None:
             "joint_untrained",
             args.seed,
         )
-    for space, arrays in written.items():
-        io.write_npz(out / space / f"seed{args.seed}.npz", **arrays)
+    for space, critic_features in written.items():
+        save_critic_space(out / space / f"seed{args.seed}.npz", critic_features)
+        snapshots, n_images, width = critic_features.features.shape
         log.info(
-            "%s seed %d: %d images x %d features, %d logits, %d snapshot(s)",
-            space,
-            args.seed,
-            arrays["features"].shape[1],
-            arrays["features"].shape[2],
-            arrays["logits"].shape[2],
-            arrays["features"].shape[0],
+            "%s seed %d: %d images x %d features, %d logits, %d snapshot(s)", space, args.seed, n_images, width, critic_features.logits.shape[2], snapshots
         )
 
 
@@ -251,6 +239,6 @@ def main(argv: list[str] | None = None, stage: str = "extract-features") -> int:
     from ganstyle.metrics.reference import REFERENCE_VERSION, reference_features
 
     stacked = stack_cultures(images, ids, lambda x: (reference_features(x), None))
-    io.write_npz(args.out, **stacked, extractor=np.asarray(str(REFERENCE_VERSION)))
+    save_reference_features(args.out, ReferenceFeatures(stacked["features"], stacked["culture"], stacked["ids"], str(REFERENCE_VERSION)))
     log.info("reference: %d images x %d features from %d cultures -> %s", len(stacked["ids"]), stacked["features"].shape[1], len(images), args.out)
     return 0

@@ -55,6 +55,18 @@ GAN_RUN = StageFiles(
         "metrics": "metrics.json",
     },
 )
+# one joint-critic run: results/joint/seed{seed}/ (and its critic snapshots, ganstyle.joint.critic_file)
+JOINT_RUN = StageFiles(
+    "joint/seed{seed}",
+    {
+        "generator": "generator.keras",
+        "samples_png": "samples.png",
+        "samples": "samples.npz",
+        "sanity": "sanity_kid.tsv",
+        "history": "history.tsv",
+        "metrics": "metrics.json",
+    },
+)
 # one CycleGAN pair: results/transfer/{a}__{b}/
 TRANSFER_RUN = StageFiles(
     "transfer/{pair}",

@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganstyle import io
+from ganstyle import files, io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.corpus import load_splits
 from ganstyle.errors import UserError
+from ganstyle.files import GAN_RUN
 from ganstyle.models.gan import TRAINING_KEYS, GANTask, fixed_noise, generate_images, initial_models, resolve_settings
 
 log = logging.getLogger(__name__)
@@ -226,14 +227,14 @@ def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, 
 
     train_seconds = float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0
     out.mkdir(parents=True, exist_ok=True)
-    io.save_keras(task.ema_generator, out / "generator.keras")
-    io.save_keras(task.discriminator, out / "discriminator.keras")
+    io.save_keras(task.ema_generator, out / GAN_RUN["generator"])
+    io.save_keras(task.discriminator, out / GAN_RUN["discriminator"])
     noise = fixed_noise(settings["samples"], task.latent_dim, seed)
     samples = generate_images(task.ema_generator, noise)
     grid = settings["grid"]
-    save_png(out / "samples.png", image_grid(samples[: grid * grid], grid))
-    io.write_npz(out / "samples.npz", images=samples, noise=noise)
-    io.write_tsv(out / "history.tsv", history)
+    save_png(out / GAN_RUN["samples_png"], image_grid(samples[: grid * grid], grid))
+    files.save_samples(out / GAN_RUN["samples"], files.Samples(samples, noise))
+    io.write_tsv(out / GAN_RUN["history"], history)
 
     log.info("saved models and %d samples; computing quality metrics", len(samples))
     metrics = quality_metrics(samples, train_images, heldout_images, settings["n_boot"], seed)
@@ -252,7 +253,7 @@ def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, 
             **training.run_environment(precision, threads),
         }
     )
-    io.write_json(out / "metrics.json", metrics)
+    io.write_json(out / GAN_RUN["metrics"], metrics)
     log.info(
         "%s seed %d: KID %.4g [%.4g, %.4g], FD %.4g, %d steps in %.0f s",
         culture,
@@ -278,10 +279,7 @@ def gan_sanity(
         raise UserError("gan-sanity: give one --samples and one --corpus per --cultures entry, in the same order")
     samples, heldout = {}, {}
     for culture, samples_path, corpus_path in zip(cultures, samples_paths, corpus_paths):
-        if not Path(samples_path).is_file():
-            raise UserError(f"samples not found: {samples_path}")
-        with np.load(samples_path) as stored:
-            generated = stored["images"]
+        generated = files.load_samples(samples_path).images
         with single_threaded_blas():
             samples[culture] = reference_features(generated)
             heldout[culture] = reference_features(load_corpus(corpus_path, split="heldout")[0])

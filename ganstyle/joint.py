@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganstyle import io
+from ganstyle import files, io
+from ganstyle.files import JOINT_RUN
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.corpus import load_splits
 from ganstyle.errors import UserError
@@ -131,7 +132,7 @@ def train_joint(
     for step in steps:
         checkpointer.restore(max_step=step, exact=True)
         io.save_keras(discriminator, out / critic_file(step))
-    io.save_keras(task.ema_generator, out / "generator.keras")
+    io.save_keras(task.ema_generator, out / JOINT_RUN["generator"])
 
     per_culture = settings["samples"] // len(cultures) or 1
     noise = fixed_noise(per_culture * len(cultures), task.latent_dim, seed)
@@ -139,12 +140,12 @@ def train_joint(
     samples = generate_images(task.ema_generator, noise, sample_labels)
     columns = min(per_culture, settings["grid"])
     shown = np.concatenate([samples[sample_labels == k][:columns] for k in range(len(cultures))])
-    gan.save_png(out / "samples.png", gan.image_grid(shown, columns))  # one row per culture
-    io.write_npz(out / "samples.npz", images=samples, culture=np.asarray(cultures)[sample_labels], noise=noise)
-    io.write_tsv(out / "history.tsv", history)
+    gan.save_png(out / JOINT_RUN["samples_png"], gan.image_grid(shown, columns))  # one row per culture
+    files.save_samples(out / JOINT_RUN["samples"], files.Samples(samples, noise, np.asarray(cultures)[sample_labels]))
+    io.write_tsv(out / JOINT_RUN["history"], history)
 
     sanity = conditional_sanity(samples, sample_labels, heldout, cultures)
-    io.write_tsv(out / "sanity_kid.tsv", sanity)
+    io.write_tsv(out / JOINT_RUN["sanity"], sanity)
 
     metrics = {
         "seed": seed,
@@ -157,7 +158,7 @@ def train_joint(
         "settings": settings,
         **training.run_environment(precision, threads),
     }
-    io.write_json(out / "metrics.json", metrics)
+    io.write_json(out / JOINT_RUN["metrics"], metrics)
     log.info(
         "joint critic seed %d: %d steps; samples of %d of %d cultures are closest (KID) to their own culture",
         seed,

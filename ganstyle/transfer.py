@@ -41,10 +41,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganstyle import io
+from ganstyle import files, io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.corpus import load_splits
 from ganstyle.errors import UserError
+from ganstyle.files import TRANSFER_RUN
 from ganstyle.metrics.transfer import critic_measures, feature_measures, pixel_measures, pooled_scale
 
 log = logging.getLogger(__name__)
@@ -307,9 +308,9 @@ def train_transfer(
     train_seconds = float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0
 
     out.mkdir(parents=True, exist_ok=True)
-    io.save_keras(models["G_ab"], out / "G_ab.keras")
-    io.save_keras(models["G_ba"], out / "G_ba.keras")
-    io.write_tsv(out / "history.tsv", history)
+    io.save_keras(models["G_ab"], out / TRANSFER_RUN["generator_ab"])
+    io.save_keras(models["G_ba"], out / TRANSFER_RUN["generator_ba"])
+    io.write_tsv(out / TRANSFER_RUN["history"], history)
 
     # every measure on held-out images: what the models never trained on
     G_ab, G_ba = models["G_ab"], models["G_ba"]
@@ -332,9 +333,9 @@ def train_transfer(
         ],
         f"CycleGAN {label_a} ↔ {label_b}, held-out images, {settings['steps']} steps",
     )
-    io.save_figure(fig, out / "grid.png", dpi=150)
+    io.save_figure(fig, out / TRANSFER_RUN["grid"], dpi=150)
     # the same examples as arrays, for the source x target figure of the figures stage
-    io.write_npz(out / "examples.npz", source_a=held_a[:k], a_to_b=a_to_b[:k], source_b=held_b[:k], b_to_a=b_to_a[:k])
+    files.save_transfer_examples(out / TRANSFER_RUN["examples"], files.TransferExamples(held_a[:k], a_to_b[:k], held_b[:k], b_to_a[:k]))
 
     log.info("translated held-out images; computing measures")
     n_boot = settings["n_boot"]
@@ -359,7 +360,7 @@ def train_transfer(
             metrics_row(source, target, measures, n_source=len(src), n_target=len(tgt), steps=int(settings["steps"]), train_seconds=round(train_seconds, 1))
         )
     table = pd.DataFrame(rows)
-    io.write_tsv(out / "metrics.tsv", table)
+    io.write_tsv(out / TRANSFER_RUN["metrics"], table)
     for row in rows:
         log.info(
             "%s -> %s: effort %.1f grey levels, cycle error %.1f, KID %.4g (untranslated %.4g), critic AUC %.3f (untranslated %.3f)",

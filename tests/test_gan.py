@@ -14,7 +14,7 @@ from gan_settings import TINY
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from ganstyle import gan  # noqa: E402
+from ganstyle import files, gan  # noqa: E402
 from ganstyle.config import REPO_ROOT  # noqa: E402
 from ganstyle.models import gan as models_gan  # noqa: E402
 
@@ -95,7 +95,7 @@ def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
     for i, (culture, tone) in enumerate({"light": 240, "dark": 60}.items()):
         corpus = make_corpus(tmp_path / "corpus" / culture / "images.npz", seed=i, tone=tone)
         heldout_like = np.load(corpus)["images"][:12]
-        np.savez(tmp_path / f"{culture}_samples.npz", images=heldout_like)
+        files.save_samples(tmp_path / f"{culture}_samples.npz", files.Samples(heldout_like, np.zeros((len(heldout_like), 8), np.float32)))
         paths[culture] = (tmp_path / f"{culture}_samples.npz", corpus)
     long_path, matrix_path = tmp_path / "sanity_kid.tsv", tmp_path / "sanity_kid_matrix.tsv"
     argv = [

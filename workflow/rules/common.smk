@@ -14,7 +14,7 @@ from snakemake.utils import validate
 from ganstyle.errors import UserError
 from ganstyle.features import CRITIC_SPACES
 from ganstyle.figures import FAMILIES
-from ganstyle.files import CLUSTERING, GAN_RUN, SIMILARITY, STATS, TRANSFER_RUN
+from ganstyle.files import CLUSTERING, GAN_RUN, JOINT_RUN, SIMILARITY, STATS, TRANSFER_RUN
 from ganstyle.joint import critic_file, snapshot_steps
 from ganstyle.leakage import rows_digest
 from ganstyle.measures import measure_label
@@ -150,13 +150,18 @@ def _joint_critic_files():
 JOINT_CRITIC_FILES = _joint_critic_files()
 
 
+def joint_critic_files(seed):
+    """The joint critic's exported snapshots of one seed."""
+    return [f"{RESULTS}/{JOINT_RUN.folder.format(seed=seed)}/{name}" for name in JOINT_CRITIC_FILES]
+
+
 def joint_critics(seed):
-    """The joint critic's exported snapshots of one seed (none when the joint critic is off)."""
-    return [f"{RESULTS}/joint/seed{seed}/{name}" for name in JOINT_CRITIC_FILES] if JOINT else []
+    """The joint critic's snapshots as an input (none when the joint critic is off)."""
+    return joint_critic_files(seed) if JOINT else []
 
 
 def joint_targets():
-    return expand(f"{RESULTS}/joint/seed{{seed}}/metrics.json", seed=GAN_SEEDS) if JOINT else []
+    return [JOINT_RUN.path(RESULTS, "metrics", seed=seed) for seed in GAN_SEEDS] if JOINT else []
 
 
 # ---- used by transfer.smk

@@ -6,13 +6,8 @@ rule train_joint:
     input:
         corpora=all_corpora,
     output:
-        critics=[f"{RESULTS}/joint/seed{{seed}}/{name}" for name in JOINT_CRITIC_FILES],
-        generator=f"{RESULTS}/joint/seed{{seed}}/generator.keras",
-        samples_png=f"{RESULTS}/joint/seed{{seed}}/samples.png",
-        samples=f"{RESULTS}/joint/seed{{seed}}/samples.npz",
-        sanity=f"{RESULTS}/joint/seed{{seed}}/sanity_kid.tsv",
-        history=f"{RESULTS}/joint/seed{{seed}}/history.tsv",
-        metrics=f"{RESULTS}/joint/seed{{seed}}/metrics.json",
+        **{kind: JOINT_RUN.path(RESULTS, kind, seed="{seed}") for kind in JOINT_RUN.names},
+        critics=joint_critic_files("{seed}"),
     log:
         f"{LOGS}/joint/seed{{seed}}.log",
     benchmark:
