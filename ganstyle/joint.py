@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from ganstyle import files, io
-from ganstyle.files import JOINT_RUN
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.corpus import load_splits
 from ganstyle.errors import UserError
+from ganstyle.files import JOINT_RUN
 
 log = logging.getLogger(__name__)
 
