@@ -175,8 +175,8 @@ METRICS: dict[str, Metric] = {}
 def metric(
     name: str,
     label: str,
-    description: str,
     *,
+    description: str | None = None,
     distance: bool,
     applies: Callable[[Space], bool] = _every,
     ward: bool = False,
@@ -184,12 +184,14 @@ def metric(
     floor=None,
     floor_forms: tuple[str, ...] = (),
 ):
-    """Declare the decorated function as the compute function of metric ``name``."""
+    """Declare the decorated function as the compute function of metric ``name``; its docstring
+    (or ``description``) describes the measure, with ``{where}`` for the space's description."""
     assert name not in METRICS, name
     assert set(floor_forms) <= set(FLOOR_FORMS) and (floor is not None or not floor_forms), name
 
     def register(compute: Callable[[SpaceContext], Estimate]) -> Callable[[SpaceContext], Estimate]:
-        METRICS[name] = Metric(name, label, description, distance, applies, ward, bounds, compute, floor, floor_forms)
+        text = description or " ".join(compute.__doc__.split())
+        METRICS[name] = Metric(name, label, text, distance, applies, ward, bounds, compute, floor, floor_forms)
         return compute
 
     return register
@@ -206,66 +208,45 @@ def kid_distance(x: np.ndarray, y: np.ndarray) -> float:
 @metric(
     "fd",
     "Fréchet distance",
-    "Fréchet distance in {where} (first n_min // 4 components)",
     distance=True,
     bounds=POSITIVE,
     floor=lambda ctx: (frechet_distance, ctx.x[:, : ctx.fd_dimensions]),
     floor_forms=("excess", "ratio"),
 )
 def fd(ctx: SpaceContext) -> Estimate:
+    """Fréchet distance in {where} (first n_min // 4 components)"""
     x = ctx.x[:, : ctx.fd_dimensions]
     return ctx.over_sets(lambda sets: frechet_matrix(x, sets))
 
 
-@metric(
-    "kid",
-    "KID",
-    "KID (unbiased MMD^2, cubic kernel) in {where}; negative estimates clipped to 0",
-    distance=True,
-    ward=True,
-    bounds=POSITIVE,
-    floor=lambda ctx: (kid_distance, ctx.x),
-    floor_forms=("excess",),
-)
+@metric("kid", "KID", distance=True, ward=True, bounds=POSITIVE, floor=lambda ctx: (kid_distance, ctx.x), floor_forms=("excess",))
 def kid_(ctx: SpaceContext) -> Estimate:
+    """KID (unbiased MMD^2, cubic kernel) in {where}; negative estimates clipped to 0"""
     return ctx.over_sets(lambda sets: np.maximum(kid_matrix(ctx.kernel, sets), 0.0))
 
 
-@metric(
-    "crossnobis",
-    "crossnobis distance",
-    "cross-validated squared distance of culture means in {where}, per dimension, in units of the "
-    "within-culture spread (crossnobis); negative estimates clipped to 0",
-    distance=True,
-    bounds=POSITIVE,
-)
+@metric("crossnobis", "crossnobis distance", distance=True, bounds=POSITIVE)
 def crossnobis(ctx: SpaceContext) -> Estimate:
+    """cross-validated squared distance of culture means in {where}, per dimension, in units of the within-culture
+    spread (crossnobis); negative estimates clipped to 0
+    """
     folds, seed = ctx.settings["crossnobis_folds"], ctx.settings["seed"]
     return ctx.over_sets(lambda sets: np.maximum(crossnobis_matrix(ctx.whitened, sets, folds, seed), 0.0))
 
 
-@metric(
-    "probe_confusion",
-    "linear-probe confusion",
-    "share of a's images the cross-validated linear probe in {where} assigns to b (diagonal: recall)",
-    distance=False,
-    bounds=UNIT,
-)
+@metric("probe_confusion", "linear-probe confusion", distance=False, bounds=UNIT)
 def probe_confusion(ctx: SpaceContext) -> Estimate:
+    """share of a's images the cross-validated linear probe in {where} assigns to b (diagonal: recall)"""
     s = ctx.settings
     predicted = probe_predictions(ctx.x, ctx.labels_index, s["probe_folds"], s["probe_c"], s["seed"])
     return ctx.over_sets(lambda sets: confusion_rates(ctx.labels_index, predicted, sets))
 
 
-@metric(
-    "probe",
-    "linear-probe distance",
-    "probe distance in {where}: 1 - 2 (C_ab + C_ba) / (C_aa + C_ab + C_ba + C_bb) of a cross-validated linear "
-    "probe's confusion C, 0 = confused like chance, 1 = never confused",
-    distance=True,
-    bounds=UNIT,
-)
+@metric("probe", "linear-probe distance", distance=True, bounds=UNIT)
 def probe(ctx: SpaceContext) -> Estimate:
+    """probe distance in {where}: 1 - 2 (C_ab + C_ba) / (C_aa + C_ab + C_ba + C_bb) of a cross-validated
+    linear probe's confusion C, 0 = confused like chance, 1 = never confused
+    """
     return ctx.estimate("probe_confusion").mapped(probe_distance)
 
 
@@ -288,7 +269,7 @@ for _name, _label in (("kid", "KID"), ("crossnobis", "crossnobis")):
     metric(
         f"{_name}_median",
         f"median {_label} over critics",
-        f"median over the critics of the {_label if _name == 'kid' else 'crossnobis distance'} in each critic's own space ({{where}})",
+        description=f"median over the critics of the {_label if _name == 'kid' else 'crossnobis distance'} in each critic's own space ({{where}})",
         distance=True,
         applies=_panel,
         bounds=POSITIVE,
@@ -298,53 +279,32 @@ for _name, _label in (("kid", "KID"), ("crossnobis", "crossnobis")):
 # ---- from critics' logits and the joint critic's embeddings
 
 
-@metric(
-    "logit_auc",
-    "logit AUC",
-    "ROC AUC of culture a's logit ({where}) on a's held-out images vs b's (0.5 = cannot tell b from a); asymmetric",
-    distance=False,
-    applies=_with_critics,
-    bounds=UNIT,
-)
+@metric("logit_auc", "logit AUC", distance=False, applies=_with_critics, bounds=UNIT)
 def logit_auc(ctx: SpaceContext) -> Estimate:
+    """ROC AUC of culture a's logit ({where}) on a's held-out images vs b's (0.5 = cannot tell b from a); asymmetric"""
     columns = [ctx.data.logits[:, k] for k in range(ctx.data.logits.shape[1])]
     return ctx.over_sets(lambda sets: critic_auc_matrix(columns, sets))
 
 
-@metric(
-    "separability",
-    "separability",
-    "mean over both directions of |2 logit_auc - 1| ({where}): 0 = neither logit separates the pair, 1 = both perfectly",
-    distance=True,
-    applies=_with_critics,
-    bounds=UNIT,
-)
+@metric("separability", "separability", distance=True, applies=_with_critics, bounds=UNIT)
 def separability(ctx: SpaceContext) -> Estimate:
+    """mean over both directions of |2 logit_auc - 1| ({where}): 0 = neither logit separates the pair, 1 =
+    both perfectly
+    """
     return ctx.estimate("logit_auc").mapped(symmetrised_separability)
 
 
-@metric(
-    "cross_conditional",
-    "cross-conditional score",
-    "cross-conditional score of {where}: how much lower a's images score conditioned on b than on a "
-    "(mean logit difference), averaged with b's; negative values clipped to 0",
-    distance=True,
-    applies=_joint,
-    bounds=POSITIVE,
-)
+@metric("cross_conditional", "cross-conditional score", distance=True, applies=_joint, bounds=POSITIVE)
 def cross_conditional_score(ctx: SpaceContext) -> Estimate:
+    """cross-conditional score of {where}: how much lower a's images score conditioned on b than on a (mean
+    logit difference), averaged with b's; negative values clipped to 0
+    """
     return ctx.over_sets(lambda sets: cross_conditional(ctx.data.logits, sets))
 
 
-@metric(
-    "embedding_cosine",
-    "culture-embedding cosine",
-    "cosine distance 1 - cos(e_a, e_b) of the culture embeddings of {where}",
-    distance=True,
-    applies=_joint,
-    bounds=(0.0, 2.0),
-)
+@metric("embedding_cosine", "culture-embedding cosine", distance=True, applies=_joint, bounds=(0.0, 2.0))
 def embedding_cosine_distance(ctx: SpaceContext) -> Estimate:
+    """cosine distance 1 - cos(e_a, e_b) of the culture embeddings of {where}"""
     return Estimate(embedding_cosine(ctx.data.embeddings))  # no images involved: no replicates
 
 
