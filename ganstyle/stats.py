@@ -32,6 +32,7 @@ import pandas as pd
 from ganstyle import files, io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
+from ganstyle.metrics.groups import agreement, agreement_p_value
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +59,6 @@ RECOVERY_COLUMNS = [
 
 
 # --------------------------------------------------------------------------- agreement with groups
-
-
-def agreement(clusters: Sequence, groups: Sequence) -> tuple[float, float]:
-    """(adjusted Rand index, normalised mutual information) of two labelings."""
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
-    return float(adjusted_rand_score(groups, clusters)), float(normalized_mutual_info_score(groups, clusters))
-
-
-def agreement_p_value(clusters: Sequence, groups: Sequence, permutations: int, seed: int) -> float:
-    """One-sided permutation p-value of the ARI: group labels shuffled over cultures."""
-    if permutations == 0:
-        return float("nan")
-    from ganstyle.metrics.groups import adjusted_rand_indices
-
-    groups = np.asarray(groups)
-    observed = adjusted_rand_indices(groups, clusters)[0]
-    rng = np.random.default_rng(seed)
-    shuffled = np.stack([rng.permutation(groups) for _ in range(permutations)])
-    hits = int(np.sum(adjusted_rand_indices(shuffled, clusters) >= observed - 1e-12))
-    return (1 + hits) / (1 + permutations)
 
 
 def agreement_table(assignments: pd.DataFrame, summary: pd.DataFrame, group_of: dict[str, str], permutations: int, seed: int) -> pd.DataFrame:

@@ -70,3 +70,22 @@ def adjusted_rand_indices(truths: np.ndarray, clusters) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         ari = (index - expected) / (maximum - expected)
     return np.where(np.isclose(maximum, expected), 1.0, ari)
+
+
+def agreement(clusters: Sequence, groups: Sequence) -> tuple[float, float]:
+    """(adjusted Rand index, normalised mutual information) of two labelings."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    return float(adjusted_rand_score(groups, clusters)), float(normalized_mutual_info_score(groups, clusters))
+
+
+def agreement_p_value(clusters: Sequence, groups: Sequence, permutations: int, seed: int) -> float:
+    """One-sided permutation p-value of the ARI: group labels shuffled over cultures."""
+    if permutations == 0:
+        return float("nan")
+    groups = np.asarray(groups)
+    observed = adjusted_rand_indices(groups, clusters)[0]
+    rng = np.random.default_rng(seed)
+    shuffled = np.stack([rng.permutation(groups) for _ in range(permutations)])
+    hits = int(np.sum(adjusted_rand_indices(shuffled, clusters) >= observed - 1e-12))
+    return (1 + hits) / (1 + permutations)

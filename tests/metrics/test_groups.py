@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ganstyle.metrics.groups import pair_kinds, within_across_auc, within_across_auc_replicates
+from ganstyle.metrics.groups import agreement, agreement_p_value, pair_kinds, within_across_auc, within_across_auc_replicates
 
 
 def test_pair_kinds_count_each_pair_once_and_skip_unknown_groups():
@@ -39,3 +39,13 @@ def test_adjusted_rand_indices_match_sklearn_row_by_row():
     # trivial labellings, as sklearn: all in one cluster against all in one group -> 1
     assert adjusted_rand_indices(np.zeros((1, 5)), np.zeros(5))[0] == adjusted_rand_score(np.zeros(5), np.zeros(5))
     assert adjusted_rand_indices(np.arange(5)[None], np.zeros(5))[0] == pytest.approx(adjusted_rand_score(np.arange(5), np.zeros(5)))
+
+
+def test_agreement_and_its_permutation_p_value():
+    groups = ["x", "x", "y", "y", "z", "z", "w", "w"]
+    assert agreement([1, 1, 2, 2, 3, 3, 4, 4], groups) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert agreement_p_value([1, 1, 2, 2, 3, 3, 4, 4], groups, 199, seed=0) < 0.05
+    ari, _ = agreement([1, 2, 1, 2, 1, 2, 1, 2], groups)
+    assert ari < 0.1
+    assert agreement_p_value([1, 2, 1, 2, 1, 2, 1, 2], groups, 199, seed=0) > 0.3
+    assert np.isnan(agreement_p_value([1, 1, 2, 2], ["a", "a", "b", "b"], 0, seed=0))
