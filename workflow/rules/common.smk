@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -331,19 +332,24 @@ def figure_inputs(name):
 
 
 def figure_params(name):
-    """Params of a generated rule: the shared ones, and the stem of a figure (a folder is its own output)."""
-    if FIGURE_FAMILIES[name].outputs[0].folder:
-        return FIGURE_PARAMS
-    return {**FIGURE_PARAMS, "stem": output_stem}
+    """Params of a generated rule: the shared ones, the family and its arguments (every option's
+    results file, the output last), all fixed when the rule is defined.
 
-
-def figure_shell(name):
-    """The command of a generated rule: every option from its input, the output last."""
+    The rules are made in a loop, and Snakemake evaluates a rule's shell expression when the job
+    runs, so the command itself must not depend on the loop's variable: every generated rule has
+    the same command (GENERATED_FIGURE_COMMAND), filled from these params.
+    """
     family = FIGURE_FAMILIES[name]
-    options = "".join(f" {o.flag} {{input.{o.dest}:q}}" for o in family.options)
     output = family.outputs[0]
-    target = "{output:q}" if output.folder else "{params.stem:q}"
-    return figure_command(family.name) + options + f" {output.flag} {target} > {{log}} 2>&1"
+    options = [f"{o.flag} {shlex.quote(f'{RESULTS}/{o.result}')}" for o in family.options]
+    options.append(f"{output.flag} {shlex.quote(f'{FIGURES}/{output.stem}')}")
+    return {**FIGURE_PARAMS, "family": family.name, "arguments": " ".join(options)}
+
+
+GENERATED_FIGURE_COMMAND = (
+    "python -m ganstyle figures {params.family} --cultures-file {input.registry:q} --metadata {params.metadata:q}"
+    " --settings {params.settings:q} {params.arguments} > {log} 2>&1"
+)
 
 
 def figure_targets():

@@ -122,4 +122,4 @@ for family in FAMILIES:
         params:
             **figure_params(family.name),
         shell:
-            figure_shell(family.name)
+            GENERATED_FIGURE_COMMAND
