@@ -118,13 +118,15 @@ def test_measures_are_declared_once_for_every_space():
 def test_a_metric_declared_with_the_decorator_is_computed_in_every_space_it_applies_to(monkeypatch):
     monkeypatch.setattr(measures, "METRICS", dict(measures.METRICS))
 
-    @measures.metric("mean_gap", "mean gap", "distance of culture means in {where}", distance=True, bounds=measures.POSITIVE)
+    @measures.metric("mean_gap", "mean gap", distance=True, bounds=measures.POSITIVE)
     def mean_gap(ctx):
+        """distance of culture means in {where}"""
         means = lambda sets: np.stack([ctx.x[s].mean(axis=0) for s in sets])  # noqa: E731
         return ctx.over_sets(lambda sets: np.linalg.norm(means(sets)[:, None] - means(sets)[None], axis=-1))
 
     space = measures.SPACES["reference"]
-    assert "mean_gap_reference" in [m.name for m in measures.space_measures(space)]
+    declared = {m.name: m for m in measures.space_measures(space)}
+    assert declared["mean_gap_reference"].description == "distance of culture means in the non-GAN reference features"
     rng = np.random.default_rng(0)
     x = np.vstack([rng.normal(size=(20, 5)), rng.normal(size=(20, 5)) + 3])
     groups = [np.arange(20), np.arange(20, 40)]
