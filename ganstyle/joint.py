@@ -68,7 +68,8 @@ def _fingerprint(settings: dict, cultures: list[str], seed: int, images: np.ndar
     from ganstyle.models.gan import TRAINING_KEYS
 
     digest = hashlib.sha256()
-    digest.update(json.dumps({k: settings.get(k) for k in (*TRAINING_KEYS, "classification")}, sort_keys=True).encode())
+    keys = (*TRAINING_KEYS, "classification", *(["feature_head"] if settings.get("feature_head") else []))  # off: the old fingerprint
+    digest.update(json.dumps({k: settings.get(k) for k in keys}, sort_keys=True).encode())
     digest.update(json.dumps([cultures, seed, list(images.shape)]).encode())
     digest.update(np.ascontiguousarray(images).tobytes())
     digest.update(np.ascontiguousarray(labels).tobytes())

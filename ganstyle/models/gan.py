@@ -140,7 +140,15 @@ class GANTask(AdversarialTask):
         self.conditional = len(generator.inputs) > 1
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
-        self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, discriminator.trainable_variables, seed)
+        # a linear culture classifier on the critic's (extracted) features, unconstrained by spectral norm:
+        # its cross-entropy on real images shapes the body's features towards what tells the cultures apart
+        self.feature_head = None
+        if self.conditional and float(settings.get("feature_head", 0.0)) > 0:
+            n_classes, n_features = int(discriminator.outputs[0].shape[-1]), int(discriminator.outputs[1].shape[-1])
+            self.feature_head = keras.layers.Dense(n_classes, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seed=seed), name="feature_head")
+            self.feature_head.build((None, n_features))
+        self.discriminator_variables = discriminator.trainable_variables + (self.feature_head.trainable_variables if self.feature_head else [])
+        self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, self.discriminator_variables, seed)
         self.noise_rng = tf.random.Generator.from_seed(seed, alg="philox")
         self._apply_updates = tf.function(self._updates, jit_compile=True)
 
@@ -167,6 +175,7 @@ class GANTask(AdversarialTask):
             **numbered("generator", self.generator.weights),
             **numbered("discriminator", self.discriminator.weights),
             **numbered("ema_generator", self.ema_generator.weights),
+            **(numbered("feature_head", self.feature_head.weights) if self.feature_head else {}),
             **self.player_state(),
             "rng/noise": self.noise_rng.state,
             "rng/augment": self.augment_rng.state,
@@ -220,10 +229,14 @@ class GANTask(AdversarialTask):
                 fake_ce = culture_cross_entropy(cultures, fake_all)
                 d_total += class_weight * real_ce
                 g_total += class_weight * fake_ce
+            head_ce = tf.constant(0.0)
+            if self.feature_head is not None:
+                head_ce = culture_cross_entropy(cultures, self.feature_head(real_features))
+                d_total += float(self.settings["feature_head"]) * head_ce
             d_scaled = self.d_optimizer.scale_loss(d_total)
             g_scaled = self.g_optimizer.scale_loss(g_total)
         g_grads = g_tape.gradient(g_scaled, self.generator.trainable_variables)
-        d_grads = d_tape.gradient(d_scaled, self.discriminator.trainable_variables)
+        d_grads = d_tape.gradient(d_scaled, self.discriminator_variables)
         self._apply_updates(g_grads, d_grads)
         return {
             "d_loss": d_loss,
@@ -233,6 +246,7 @@ class GANTask(AdversarialTask):
             "r1": r1,
             "feature_matching": matching,
             **({"real_culture_ce": real_ce, "fake_culture_ce": fake_ce} if self.conditional else {}),
+            **({"feature_head_ce": head_ce} if self.feature_head is not None else {}),
         }
 
     def _updates(self, g_grads, d_grads):
@@ -240,7 +254,7 @@ class GANTask(AdversarialTask):
         into a few loops (Keras runs ~15 small ops per variable otherwise)."""
         from ganstyle.models.training import ema_decay, ema_update
 
-        self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
+        self.d_optimizer.apply(d_grads, self.discriminator_variables)
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
         decay = ema_decay(self.g_optimizer.iterations, self.settings["ema_decay"])
         ema_update(self.ema_generator.weights, self.generator.weights, decay)
