@@ -68,7 +68,7 @@ def _fingerprint(settings: dict, cultures: list[str], seed: int, images: np.ndar
     from ganstyle.models.gan import TRAINING_KEYS
 
     digest = hashlib.sha256()
-    keys = (*TRAINING_KEYS, "classification", *(["feature_head"] if settings.get("feature_head") else []))  # off: the old fingerprint
+    keys = (*TRAINING_KEYS, "classification", *(["feature_head", "feature_head_lr"] if settings.get("feature_head") else []))  # off: the old fingerprint
     digest.update(json.dumps({k: settings.get(k) for k in keys}, sort_keys=True).encode())
     digest.update(json.dumps([cultures, seed, list(images.shape)]).encode())
     digest.update(np.ascontiguousarray(images).tobytes())

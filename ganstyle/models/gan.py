@@ -147,8 +147,14 @@ class GANTask(AdversarialTask):
             n_classes, n_features = int(discriminator.outputs[0].shape[-1]), int(discriminator.outputs[1].shape[-1])
             self.feature_head = keras.layers.Dense(n_classes, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seed=seed), name="feature_head")
             self.feature_head.build((None, n_features))
-        self.discriminator_variables = discriminator.trainable_variables + (self.feature_head.trainable_variables if self.feature_head else [])
+        self.discriminator_variables = discriminator.trainable_variables
         self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, self.discriminator_variables, seed)
+        if self.feature_head is not None:
+            # its own Adam: a linear read-out must keep up with the features it reads for its gradient to mean anything
+            from ganstyle.models.adversarial import adam
+
+            self.head_optimizer = adam(settings.get("feature_head_lr") or settings["learning_rate_d"], settings)
+            self.head_optimizer.build(self.feature_head.trainable_variables)
         self.noise_rng = tf.random.Generator.from_seed(seed, alg="philox")
         self._apply_updates = tf.function(self._updates, jit_compile=True)
 
@@ -176,6 +182,7 @@ class GANTask(AdversarialTask):
             **numbered("discriminator", self.discriminator.weights),
             **numbered("ema_generator", self.ema_generator.weights),
             **(numbered("feature_head", self.feature_head.weights) if self.feature_head else {}),
+            **(numbered("head_optimizer", self.head_optimizer.variables) if self.feature_head else {}),
             **self.player_state(),
             "rng/noise": self.noise_rng.state,
             "rng/augment": self.augment_rng.state,
@@ -236,7 +243,11 @@ class GANTask(AdversarialTask):
             d_scaled = self.d_optimizer.scale_loss(d_total)
             g_scaled = self.g_optimizer.scale_loss(g_total)
         g_grads = g_tape.gradient(g_scaled, self.generator.trainable_variables)
-        d_grads = d_tape.gradient(d_scaled, self.discriminator_variables)
+        head_variables = self.feature_head.trainable_variables if self.feature_head is not None else []
+        d_grads = d_tape.gradient(d_scaled, self.discriminator_variables + head_variables)
+        if head_variables:
+            self.head_optimizer.apply(d_grads[len(self.discriminator_variables) :], head_variables)
+            d_grads = d_grads[: len(self.discriminator_variables)]
         self._apply_updates(g_grads, d_grads)
         return {
             "d_loss": d_loss,
