@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganstyle.models.adversarial import AUGMENT_SEED_OFFSET, AdversarialTask, numbered
+from ganstyle.models.adversarial import AUGMENT_SEED_OFFSET, AdversarialTask, adam, numbered
 
 # What each architecture trains with when a setting is left at null.
 RECIPES = {
@@ -140,19 +140,18 @@ class GANTask(AdversarialTask):
         self.conditional = len(generator.inputs) > 1
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
-        # a linear culture classifier on the critic's (extracted) features, unconstrained by spectral norm:
-        # its cross-entropy on real images shapes the body's features towards what tells the cultures apart
+        self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, discriminator.trainable_variables, seed)
+        # The feature head (joint critic): a linear culture classifier on the critic's extracted features,
+        # free of spectral norm.  Its cross-entropy on real images reaches the body through the features
+        # and shapes them towards what tells the cultures apart; the spectrally normalised projection
+        # logits alone spread too little for that (docs/validation.md).  It has its own Adam, as a
+        # read-out must keep up with the features it reads; it is not part of the exported critic.
         self.feature_head = None
-        if self.conditional and float(settings.get("feature_head", 0.0)) > 0:
+        if self.conditional and float(settings.get("feature_head") or 0.0) > 0:
             n_classes, n_features = int(discriminator.outputs[0].shape[-1]), int(discriminator.outputs[1].shape[-1])
-            self.feature_head = keras.layers.Dense(n_classes, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seed=seed), name="feature_head")
+            initializer = keras.initializers.GlorotUniform(seed=seed)
+            self.feature_head = keras.layers.Dense(n_classes, dtype="float32", kernel_initializer=initializer, name="feature_head")
             self.feature_head.build((None, n_features))
-        self.discriminator_variables = discriminator.trainable_variables
-        self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, self.discriminator_variables, seed)
-        if self.feature_head is not None:
-            # its own Adam: a linear read-out must keep up with the features it reads for its gradient to mean anything
-            from ganstyle.models.adversarial import adam
-
             self.head_optimizer = adam(settings.get("feature_head_lr") or settings["learning_rate_d"], settings)
             self.head_optimizer.build(self.feature_head.trainable_variables)
         self.noise_rng = tf.random.Generator.from_seed(seed, alg="philox")
@@ -165,6 +164,8 @@ class GANTask(AdversarialTask):
         The same state as a new ``GANTask`` of that seed, so several seeds train in
         one process with one trace of the step (tracing costs as much as ~100 steps).
         """
+        if self.feature_head is not None:
+            raise ValueError("a task with a feature head (the joint critic) trains one seed per task")
         for target, source in ((self.generator, generator), (self.ema_generator, generator), (self.discriminator, discriminator)):
             for variable, value in zip(target.weights, source.weights, strict=True):
                 variable.assign(value)
@@ -238,16 +239,18 @@ class GANTask(AdversarialTask):
                 g_total += class_weight * fake_ce
             head_ce = tf.constant(0.0)
             if self.feature_head is not None:
-                head_ce = culture_cross_entropy(cultures, self.feature_head(real_features))
-                d_total += float(self.settings["feature_head"]) * head_ce
+                with tf.GradientTape() as head_tape:
+                    head_ce = culture_cross_entropy(cultures, self.feature_head(real_features))
+                    head_loss = float(self.settings["feature_head"]) * head_ce
+                    head_scaled = self.head_optimizer.scale_loss(head_loss)
+                d_total += head_loss  # the body learns from it with the critic's own optimiser
             d_scaled = self.d_optimizer.scale_loss(d_total)
             g_scaled = self.g_optimizer.scale_loss(g_total)
         g_grads = g_tape.gradient(g_scaled, self.generator.trainable_variables)
-        head_variables = self.feature_head.trainable_variables if self.feature_head is not None else []
-        d_grads = d_tape.gradient(d_scaled, self.discriminator_variables + head_variables)
-        if head_variables:
-            self.head_optimizer.apply(d_grads[len(self.discriminator_variables) :], head_variables)
-            d_grads = d_grads[: len(self.discriminator_variables)]
+        d_grads = d_tape.gradient(d_scaled, self.discriminator.trainable_variables)
+        if self.feature_head is not None:
+            head_variables = self.feature_head.trainable_variables
+            self.head_optimizer.apply(head_tape.gradient(head_scaled, head_variables), head_variables)
         self._apply_updates(g_grads, d_grads)
         return {
             "d_loss": d_loss,
@@ -265,7 +268,7 @@ class GANTask(AdversarialTask):
         into a few loops (Keras runs ~15 small ops per variable otherwise)."""
         from ganstyle.models.training import ema_decay, ema_update
 
-        self.d_optimizer.apply(d_grads, self.discriminator_variables)
+        self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
         decay = ema_decay(self.g_optimizer.iterations, self.settings["ema_decay"])
         ema_update(self.ema_generator.weights, self.generator.weights, decay)

@@ -104,3 +104,26 @@ def test_variables_cover_the_full_state():
     for optimizer in (task.g_optimizer, task.d_optimizer):
         assert all(id(v) in ids for v in optimizer.variables)
     assert state["rng/noise"] is task.noise_rng.state and state["rng/augment"] is task.augment_rng.state
+
+
+def _conditional_task(**head):
+    settings = {**gan.resolve_settings(tiny_settings(feature_matching=0.0)), **head}  # the joint section's keys
+    generator, discriminator = gan.initial_models(settings, 32, 1, seed=0, n_classes=2)
+    return gan.GANTask(generator, discriminator, settings, seed=0)
+
+
+def test_the_feature_head_learns_the_cultures_and_is_part_of_the_state():
+    """Two cultures, dark and light images: the linear head on the critic's features learns to tell
+    them apart (its own Adam), its weights and optimiser are checkpointed, and without it nothing is added."""
+    task = _conditional_task(feature_head=1.0, feature_head_lr=0.01)
+    rng = np.random.default_rng(0)
+    images = np.concatenate([rng.integers(0, 80, (4, 32, 32, 1)), rng.integers(170, 256, (4, 32, 32, 1))]).astype(np.uint8)
+    batch = (tf.constant(images), tf.constant(np.repeat([0, 1], 4).astype(np.int32)))
+    first = float(task.train_step(batch)["feature_head_ce"])
+    for _ in range(30):
+        last = float(task.train_step(batch)["feature_head_ce"])
+    assert last < 0.5 * first
+    ids = {id(v) for v in task.variables().values()}
+    assert all(id(v) in ids for v in [*task.feature_head.weights, *task.head_optimizer.variables])
+    plain = _conditional_task(feature_head=0.0)
+    assert plain.feature_head is None and "feature_head_ce" not in plain.train_step(batch)
