@@ -53,6 +53,9 @@ def test_unknown_resolution_and_architecture_are_rejected():
 
 
 def test_spectral_norm_converges_to_unit_largest_singular_value():
+    # Power iteration converges like (s2/s1)^(2n): a random kernel drawn by whatever earlier tests left in
+    # Keras's global seed can have s1/s2 ~ 1.01 and miss 1e-3 after 50 steps.  Seed 2 gives s1/s2 = 1.11.
+    keras.utils.set_random_seed(2)
     layer = networks.SpectralConv2D(6, 3, padding="same", spectral_seed=1)
     x = np.random.default_rng(0).standard_normal((1, 8, 8, 5)).astype("float32")
     layer(x)
