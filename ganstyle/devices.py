@@ -25,6 +25,9 @@ are its own.
 
 Stages that use TensorFlow on the CPU call :func:`hide_gpus` instead, so that
 they do not reserve memory on the GPUs the training jobs claimed.
+
+Numpy's linear algebra runs in :func:`single_threaded_blas` where it is many
+small calls (bootstraps, reference features).
 """
 
 from __future__ import annotations
@@ -215,3 +218,12 @@ def hide_gpus() -> None:
     """
     if "SLURM_JOB_ID" not in os.environ and _claimed is None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+
+def single_threaded_blas():
+    """The bootstraps do thousands of small (~100 x 100) linear-algebra calls: one
+    BLAS thread is faster, and on a loaded machine multi-threaded OpenBLAS is ~7x
+    slower (its threads spin for cores other jobs hold)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")

@@ -34,6 +34,7 @@ import pandas as pd
 from ganstyle import files, io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.corpus import load_splits
+from ganstyle.devices import single_threaded_blas
 from ganstyle.errors import UserError
 from ganstyle.files import GAN_RUN
 from ganstyle.models.gan import TRAINING_KEYS, GANTask, fixed_noise, generate_images, initial_models, resolve_settings
@@ -69,15 +70,6 @@ def save_png(path, pixels: np.ndarray) -> None:
 def _flat(images):
     """Pixels as [0, 1] float rows, for nearest neighbours in pixel space."""
     return images.reshape(len(images), -1).astype(np.float64) / 255.0
-
-
-def single_threaded_blas():
-    """The bootstraps do thousands of small (~100 x 100) linear-algebra calls: one
-    BLAS thread is faster, and on a loaded machine multi-threaded OpenBLAS is ~7x
-    slower (its threads spin for cores other jobs hold)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def quality_metrics(generated: np.ndarray, train: np.ndarray, heldout: np.ndarray, n_boot: int, seed: int) -> dict:

@@ -172,7 +172,8 @@ def train_joint(
 
 def conditional_sanity(samples: np.ndarray, sample_labels: np.ndarray, heldout: dict[str, np.ndarray], cultures: list[str]) -> pd.DataFrame:
     """KID (reference space) of the samples generated for each culture against each culture's held-out images."""
-    from ganstyle.gan import kid_table, single_threaded_blas
+    from ganstyle.devices import single_threaded_blas
+    from ganstyle.gan import kid_table
     from ganstyle.metrics.reference import reference_features
 
     with single_threaded_blas():

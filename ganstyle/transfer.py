@@ -44,6 +44,7 @@ import pandas as pd
 from ganstyle import files, io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.corpus import load_splits
+from ganstyle.devices import single_threaded_blas
 from ganstyle.errors import UserError
 from ganstyle.files import TRANSFER_RUN
 from ganstyle.metrics.transfer import critic_measures, feature_measures, pixel_measures, pooled_scale
@@ -225,14 +226,6 @@ def _critic_logits(path: Path, *image_sets: np.ndarray) -> list[np.ndarray]:
 
     critic = load_critic(path)
     return [critic_outputs(critic, images)[1][:, 0] for images in image_sets]
-
-
-def single_threaded_blas():
-    """Bootstraps make thousands of small linear-algebra calls: one BLAS thread is
-    faster, and does not spin on cores other jobs hold."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _use_light_graph_optimisation() -> None:
