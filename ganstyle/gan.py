@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import json
 import logging
-import math
 import time
 import warnings
 from pathlib import Path
@@ -37,31 +36,10 @@ from ganstyle.corpus import load_splits
 from ganstyle.devices import single_threaded_blas
 from ganstyle.errors import UserError
 from ganstyle.files import GAN_RUN
+from ganstyle.imageio import image_grid
 from ganstyle.models.gan import TRAINING_KEYS, GANTask, fixed_noise, generate_images, initial_models, resolve_settings
 
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------- sample images
-
-
-def image_grid(images: np.ndarray, columns: int, gap: int = 2, fill: int = 255) -> np.ndarray:
-    """Tile NHWC uint8 images row by row into one (H', W', C) image with ``gap`` pixels between."""
-    n, h, w, c = images.shape
-    rows = math.ceil(n / columns)
-    grid = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, c), fill, np.uint8)
-    for i, image in enumerate(images):
-        r, k = divmod(i, columns)
-        grid[r * (h + gap) : r * (h + gap) + h, k * (w + gap) : k * (w + gap) + w] = image
-    return grid
-
-
-def save_png(path, pixels: np.ndarray) -> None:
-    from PIL import Image
-
-    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    with io.atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
 
 
 # ---------------------------------------------------------------- quality metrics (no I/O)
@@ -104,48 +82,6 @@ def quality_metrics(generated: np.ndarray, train: np.ndarray, heldout: np.ndarra
         "memorisation_pixels": memorisation_pixels,
         "warnings": notes,
     }
-
-
-def kid_table(samples: dict[str, np.ndarray], heldout: dict[str, np.ndarray], n_boot: int, seed: int) -> pd.DataFrame:
-    """Long table: KID (bootstrap CI) of every generator's samples against every culture's held-out
-    images, all as reference features ``{culture: (N, D)}``.
-
-    One kernel matrix of all sets; a bootstrap replicate resamples every set
-    with replacement and recomputes every KID from it (``n_boot`` 0: no interval).
-    """
-    from ganstyle.metrics.distances import polynomial_kernel
-    from ganstyle.metrics.matrices import kid_matrix as all_pairs_kid
-
-    generators, cultures = list(samples), list(heldout)
-    blocks = [samples[c] for c in generators] + [heldout[c] for c in cultures]
-    starts = np.cumsum([0] + [len(b) for b in blocks])
-    x = np.vstack(blocks).astype(np.float64)
-    with single_threaded_blas():
-        kernel = polynomial_kernel(x, x)
-    sets = [np.arange(starts[i], starts[i + 1]) for i in range(len(blocks))]
-    g = len(generators)
-
-    def cross(index_sets):
-        return all_pairs_kid(kernel, index_sets)[:g, g:]  # generators x held-out cultures
-
-    value = cross(sets)
-    low = high = np.full_like(value, np.nan)
-    if n_boot:
-        rng = np.random.default_rng(seed)
-        replicates = np.stack([cross([s[rng.integers(0, len(s), len(s))] for s in sets]) for _ in range(n_boot)])
-        low, high = np.quantile(replicates, [0.025, 0.975], axis=0)
-    table = pd.DataFrame(
-        [
-            {"generator_culture": a, "heldout_culture": b, "kid": value[i, j], "ci_low": low[i, j], "ci_high": high[i, j]}
-            for i, a in enumerate(generators)
-            for j, b in enumerate(cultures)
-        ]
-    )
-    own = table[table.generator_culture == table.heldout_culture].set_index("generator_culture")["kid"]
-    best = table.loc[table.groupby("generator_culture")["kid"].idxmin()].set_index("generator_culture")["heldout_culture"]
-    table["own_is_smallest"] = table["generator_culture"].map(lambda c: best[c] == c)
-    table["kid_minus_own"] = table["kid"] - table["generator_culture"].map(own)
-    return table
 
 
 # ---------------------------------------------------------------- stage train-gan
@@ -224,7 +160,7 @@ def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, 
     noise = fixed_noise(settings["samples"], task.latent_dim, seed)
     samples = generate_images(task.ema_generator, noise)
     grid = settings["grid"]
-    save_png(out / GAN_RUN["samples_png"], image_grid(samples[: grid * grid], grid))
+    io.save_png(out / GAN_RUN["samples_png"], image_grid(samples[: grid * grid], grid))
     files.save_samples(out / GAN_RUN["samples"], files.Samples(samples, noise))
     io.write_tsv(out / GAN_RUN["history"], history)
 
@@ -265,6 +201,7 @@ def gan_sanity(
     samples_paths: list[Path], corpus_paths: list[Path], cultures: list[str], out_long: Path, out_matrix: Path, n_boot: int, seed: int
 ) -> pd.DataFrame:
     from ganstyle.corpus import load_corpus
+    from ganstyle.metrics.matrices import kid_table
     from ganstyle.metrics.reference import reference_features
 
     if not (len(samples_paths) == len(corpus_paths) == len(cultures)):

@@ -14,6 +14,8 @@ orientation is applied; an embedded ICC profile is converted to sRGB; modes
 are brought to 8-bit grey or RGB (16-bit integer data scaled by 1/257, float
 data in [0, 1] scaled by 255, other float or 32-bit data stretched from its
 minimum to its maximum); transparency is composited on the background colour.
+
+``image_grid`` tiles many images into one (the GAN stages' sample sheets).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import math
 import os
 import stat
 import warnings
@@ -468,3 +471,17 @@ def normalise(pixels: np.ndarray, resolution: int, policy: str, background=(255,
             raise ValueError("the patches policy needs a random generator")
         return random_patches(pixels, resolution, patches_per_image, rng)[0]
     raise ValueError(f"unknown resize policy {policy!r}; expected one of {RESIZE_POLICIES}")
+
+
+# --- sample sheets ---------------------------------------------------------------
+
+
+def image_grid(images: np.ndarray, columns: int, gap: int = 2, fill: int = 255) -> np.ndarray:
+    """Tile NHWC uint8 images row by row into one (H', W', C) image with ``gap`` pixels between."""
+    n, h, w, c = images.shape
+    rows = math.ceil(n / columns)
+    grid = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, c), fill, np.uint8)
+    for i, image in enumerate(images):
+        r, k = divmod(i, columns)
+        grid[r * (h + gap) : r * (h + gap) + h, k * (w + gap) : k * (w + gap) + w] = image
+    return grid

@@ -78,6 +78,15 @@ def save_figure(fig, path, **kwargs) -> None:
         fig.savefig(tmp, format=path.suffix.lstrip("."), **kwargs)
 
 
+def save_png(path, pixels: np.ndarray) -> None:
+    """Save uint8 (H, W, C) pixels as a PNG atomically (one channel: grey)."""
+    from PIL import Image
+
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
 def save_keras(model, path) -> None:
     """Save a Keras model atomically (Keras insists on the ``.keras`` suffix)."""
     with atomic_path(path) as tmp:

@@ -39,6 +39,7 @@ from ganstyle.config import add_settings_arguments, section
 from ganstyle.corpus import load_splits
 from ganstyle.errors import UserError
 from ganstyle.files import JOINT_RUN
+from ganstyle.imageio import image_grid
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,6 @@ def train_joint(
     from ganstyle import devices
 
     devices.claim_gpu()
-    from ganstyle import gan
     from ganstyle.models import training
     from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
 
@@ -141,7 +141,7 @@ def train_joint(
     samples = generate_images(task.ema_generator, noise, sample_labels)
     columns = min(per_culture, settings["grid"])
     shown = np.concatenate([samples[sample_labels == k][:columns] for k in range(len(cultures))])
-    gan.save_png(out / JOINT_RUN["samples_png"], gan.image_grid(shown, columns))  # one row per culture
+    io.save_png(out / JOINT_RUN["samples_png"], image_grid(shown, columns))  # one row per culture
     files.save_samples(out / JOINT_RUN["samples"], files.Samples(samples, noise, np.asarray(cultures)[sample_labels]))
     io.write_tsv(out / JOINT_RUN["history"], history)
 
@@ -173,7 +173,7 @@ def train_joint(
 def conditional_sanity(samples: np.ndarray, sample_labels: np.ndarray, heldout: dict[str, np.ndarray], cultures: list[str]) -> pd.DataFrame:
     """KID (reference space) of the samples generated for each culture against each culture's held-out images."""
     from ganstyle.devices import single_threaded_blas
-    from ganstyle.gan import kid_table
+    from ganstyle.metrics.matrices import kid_table
     from ganstyle.metrics.reference import reference_features
 
     with single_threaded_blas():

@@ -15,6 +15,7 @@ from ganstyle.imageio import (
     background_value,
     centre_crop,
     decode_image,
+    image_grid,
     leaves_folder,
     normalise,
     pad,
@@ -384,3 +385,11 @@ def test_random_patches_are_native_scale_windows_and_seeded():
 def test_every_resolution_and_policy_gives_the_right_shape(resolution, policy):
     pixels = np.asarray(texture(15, (150, 90)).convert("L"))[..., None]
     assert normalise(pixels, resolution, policy).shape == (1, resolution, resolution, 1)
+
+
+def test_image_grid_places_images_row_by_row():
+    images = np.stack([np.full((2, 3, 1), i, np.uint8) for i in range(5)])
+    grid = image_grid(images, columns=2, gap=1, fill=99)
+    assert grid.shape == (3 * 2 + 2, 2 * 3 + 1, 1)
+    assert grid[0, 0, 0] == 0 and grid[0, 4, 0] == 1 and grid[3, 0, 0] == 2 and grid[6, 0, 0] == 4
+    assert grid[2, 0, 0] == 99 and grid[6, 4, 0] == 99  # gap, and the empty sixth cell

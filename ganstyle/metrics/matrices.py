@@ -5,15 +5,18 @@ one feature matrix, for the sets as observed and for hundreds of bootstrap
 resamples of them.  A resampled set is given by the indices of its rows (with
 repeats); these functions compute every pair from shared work (one kernel matrix,
 one set of part means per set) instead of pair by pair.  Each is tested against
-its pair-by-pair definition in :mod:`ganstyle.metrics.distances`.
+its pair-by-pair definition in :mod:`ganstyle.metrics.distances`.  :func:`kid_table`
+is the GAN sanity checks' KID of every generator against every culture, the same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import linalg
 
-from ganstyle.metrics.distances import _covariance_factor, _feature_matrix, _frechet_from_factors
+from ganstyle.devices import single_threaded_blas
+from ganstyle.metrics.distances import _covariance_factor, _feature_matrix, _frechet_from_factors, polynomial_kernel
 
 # --------------------------------------------------------------------------- cross-validated distance
 
@@ -72,6 +75,45 @@ def kid_matrix(kernel: np.ndarray, index_sets) -> np.ndarray:
     mmd2 = within[:, None] + within[None, :] - 2.0 * cross
     np.fill_diagonal(mmd2, 0.0)
     return mmd2
+
+
+def kid_table(samples: dict[str, np.ndarray], heldout: dict[str, np.ndarray], n_boot: int, seed: int) -> pd.DataFrame:
+    """Long table: KID (bootstrap CI) of every generator's samples against every culture's held-out
+    images, all as reference features ``{culture: (N, D)}``.
+
+    One kernel matrix of all sets; a bootstrap replicate resamples every set
+    with replacement and recomputes every KID from it (``n_boot`` 0: no interval).
+    """
+    generators, cultures = list(samples), list(heldout)
+    blocks = [samples[c] for c in generators] + [heldout[c] for c in cultures]
+    starts = np.cumsum([0] + [len(b) for b in blocks])
+    x = np.vstack(blocks).astype(np.float64)
+    with single_threaded_blas():
+        kernel = polynomial_kernel(x, x)
+    sets = [np.arange(starts[i], starts[i + 1]) for i in range(len(blocks))]
+    g = len(generators)
+
+    def cross(index_sets):
+        return kid_matrix(kernel, index_sets)[:g, g:]  # generators x held-out cultures
+
+    value = cross(sets)
+    low = high = np.full_like(value, np.nan)
+    if n_boot:
+        rng = np.random.default_rng(seed)
+        replicates = np.stack([cross([s[rng.integers(0, len(s), len(s))] for s in sets]) for _ in range(n_boot)])
+        low, high = np.quantile(replicates, [0.025, 0.975], axis=0)
+    table = pd.DataFrame(
+        [
+            {"generator_culture": a, "heldout_culture": b, "kid": value[i, j], "ci_low": low[i, j], "ci_high": high[i, j]}
+            for i, a in enumerate(generators)
+            for j, b in enumerate(cultures)
+        ]
+    )
+    own = table[table.generator_culture == table.heldout_culture].set_index("generator_culture")["kid"]
+    best = table.loc[table.groupby("generator_culture")["kid"].idxmin()].set_index("generator_culture")["heldout_culture"]
+    table["own_is_smallest"] = table["generator_culture"].map(lambda c: best[c] == c)
+    table["kid_minus_own"] = table["kid"] - table["generator_culture"].map(own)
+    return table
 
 
 def part_means(x: np.ndarray, index: np.ndarray, parts: int, rng: np.random.Generator) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ganstyle.metrics.distances import frechet_distance, polynomial_kernel, polynomial_mmd2
-from ganstyle.metrics.matrices import count_matrix, crossnobis_matrix, frechet_matrix, kid_matrix, noise_whitener
+from ganstyle.metrics.matrices import count_matrix, crossnobis_matrix, frechet_matrix, kid_matrix, kid_table, noise_whitener
 
 
 def _sets(rng, sizes=(30, 40, 25), d=6, shifts=(0.0, 0.5, 1.5)):
@@ -29,6 +29,18 @@ def test_kid_matrix_equals_pairwise_unbiased_mmd(resampled):
         for b in range(3):
             expected = 0.0 if a == b else polynomial_mmd2(x[sets[a]], x[sets[b]])
             assert matrix[a, b] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_kid_table_marks_whether_each_generator_is_closest_to_its_own_culture():
+    rng = np.random.default_rng(0)
+    centres = {"a": 0.0, "b": 5.0, "c": 10.0}
+    heldout = {c: rng.normal(mu, 1, (30, 4)) for c, mu in centres.items()}
+    samples = {"a": rng.normal(0, 1, (40, 4)), "b": rng.normal(5, 1, (40, 4)), "c": rng.normal(5.2, 1, (40, 4))}
+    table = kid_table(samples, heldout, n_boot=5, seed=0)
+    assert len(table) == 9
+    own = table.groupby("generator_culture")["own_is_smallest"].first()
+    assert own.to_dict() == {"a": True, "b": True, "c": False}  # c's generator imitates b
+    assert (table.loc[table.generator_culture == table.heldout_culture, "kid_minus_own"] == 0).all()
 
 
 def test_frechet_matrix_equals_pairwise_fd():
