@@ -89,7 +89,8 @@ def quality_metrics(generated: np.ndarray, train: np.ndarray, heldout: np.ndarra
 
 def _fingerprint(settings: dict, culture: str, seed: int, train_images: np.ndarray) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps({k: settings[k] for k in TRAINING_KEYS}, sort_keys=True).encode())
+    keys = (*TRAINING_KEYS, *(["rotation_head"] if settings.get("rotation_head") else []))  # off: the old fingerprint
+    digest.update(json.dumps({k: settings[k] for k in keys}, sort_keys=True).encode())
     digest.update(f"{culture}\0{seed}\0{train_images.shape}".encode())
     digest.update(np.ascontiguousarray(train_images).tobytes())
     return digest.hexdigest()[:32]

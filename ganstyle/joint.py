@@ -52,6 +52,7 @@ def joint_settings(gan: dict, joint: dict) -> dict:
     from ganstyle.models.gan import resolve_settings
 
     merged = {**gan, **{k: v for k, v in joint.items() if v is not None and k not in OWN_KEYS}, "architecture": "default"}
+    merged["rotation_head"] = 0.0  # the per-culture critics' self-supervised task; the joint critic has the feature head
     return {**resolve_settings(merged), **{k: joint[k] for k in OWN_KEYS}}
 
 

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganstyle.models.adversarial import AUGMENT_SEED_OFFSET, AdversarialTask, adam, numbered
+from ganstyle.models.adversarial import AUGMENT_SEED_OFFSET, AdversarialTask, numbered
+from ganstyle.models.heads import LinearHead, quarter_turns
+
+# the rotation head: its own Adam's learning rate (the joint critic's feature-head value) and
+# the offset of its initial kernel's seed from the run's, apart from the networks' streams
+ROTATION_HEAD_LR = 0.01
+ROTATION_SEED_OFFSET = 2_000_003
 
 # What each architecture trains with when a setting is left at null.
 RECIPES = {
@@ -136,24 +142,29 @@ class GANTask(AdversarialTask):
         self.settings = settings
         self.batch_size = int(settings["batch_size"])
         self.images_per_step = self.batch_size
+        # half the real batch (a multiple of 4) is turned for the rotation head: +1/4 of the critic's images
+        self.rotated_images = max(4, self.batch_size // 8 * 4)
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.conditional = len(generator.inputs) > 1
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, discriminator.trainable_variables, seed)
-        # The feature head (joint critic): a linear culture classifier on the critic's extracted features,
-        # free of spectral norm.  Its cross-entropy on real images reaches the body through the features
-        # and shapes them towards what tells the cultures apart; the spectrally normalised projection
-        # logits alone spread too little for that (docs/validation.md).  It has its own Adam, as a
-        # read-out must keep up with the features it reads; it is not part of the exported critic.
+        n_classes, n_features = int(discriminator.outputs[0].shape[-1]), int(discriminator.outputs[1].shape[-1])
+        head_lr = settings.get("feature_head_lr") or settings["learning_rate_d"]
+        # The feature head (joint critic): a culture classifier on the extracted features.  Its cross-entropy
+        # on real images shapes them towards what tells the cultures apart; the spectrally normalised
+        # projection logits alone spread too little for that (docs/validation.md).
         self.feature_head = None
         if self.conditional and float(settings.get("feature_head") or 0.0) > 0:
-            n_classes, n_features = int(discriminator.outputs[0].shape[-1]), int(discriminator.outputs[1].shape[-1])
-            initializer = keras.initializers.GlorotUniform(seed=seed)
-            self.feature_head = keras.layers.Dense(n_classes, dtype="float32", kernel_initializer=initializer, name="feature_head")
-            self.feature_head.build((None, n_features))
-            self.head_optimizer = adam(settings.get("feature_head_lr") or settings["learning_rate_d"], settings)
-            self.head_optimizer.build(self.feature_head.trainable_variables)
+            self.feature_head = LinearHead(n_features, n_classes, head_lr, settings, seed, "feature_head", "head_optimizer")
+        # The rotation head (per-culture critics, SS-GAN, Chen et al. 2019): which quarter turn a real image
+        # was given.  Real-vs-fake of one culture alone rewards features of the generator's artefacts; the
+        # rotation task rewards features of the letterforms themselves.  Same read-out recipe as the feature head.
+        self.rotation_head = None
+        if float(settings.get("rotation_head") or 0.0) > 0:
+            if self.batch_size < 4:
+                raise ValueError(f"gan.rotation_head needs gan.batch_size >= 4 (one image per quarter turn), not {self.batch_size}")
+            self.rotation_head = LinearHead(n_features, 4, ROTATION_HEAD_LR, settings, seed + ROTATION_SEED_OFFSET, "rotation_head", "rotation_optimizer")
         self.noise_rng = tf.random.Generator.from_seed(seed, alg="philox")
         self._apply_updates = tf.function(self._updates, jit_compile=True)
 
@@ -166,6 +177,8 @@ class GANTask(AdversarialTask):
         """
         if self.feature_head is not None:
             raise ValueError("a task with a feature head (the joint critic) trains one seed per task")
+        if self.rotation_head is not None:
+            self.rotation_head.reset(seed + ROTATION_SEED_OFFSET)
         for target, source in ((self.generator, generator), (self.ema_generator, generator), (self.discriminator, discriminator)):
             for variable, value in zip(target.weights, source.weights, strict=True):
                 variable.assign(value)
@@ -182,8 +195,8 @@ class GANTask(AdversarialTask):
             **numbered("generator", self.generator.weights),
             **numbered("discriminator", self.discriminator.weights),
             **numbered("ema_generator", self.ema_generator.weights),
-            **(numbered("feature_head", self.feature_head.weights) if self.feature_head else {}),
-            **(numbered("head_optimizer", self.head_optimizer.variables) if self.feature_head else {}),
+            **(self.feature_head.variables() if self.feature_head else {}),
+            **(self.rotation_head.variables() if self.rotation_head else {}),
             **self.player_state(),
             "rng/noise": self.noise_rng.state,
             "rng/augment": self.augment_rng.state,
@@ -237,20 +250,29 @@ class GANTask(AdversarialTask):
                 fake_ce = culture_cross_entropy(cultures, fake_all)
                 d_total += class_weight * real_ce
                 g_total += class_weight * fake_ce
-            head_ce = tf.constant(0.0)
+            head_ce = rotation_ce = tf.constant(0.0)
             if self.feature_head is not None:
                 with tf.GradientTape() as head_tape:
                     head_ce = culture_cross_entropy(cultures, self.feature_head(real_features))
                     head_loss = float(self.settings["feature_head"]) * head_ce
-                    head_scaled = self.head_optimizer.scale_loss(head_loss)
+                    head_scaled = self.feature_head.scaled(head_loss)
                 d_total += head_loss  # the body learns from it with the critic's own optimiser
+            if self.rotation_head is not None:
+                turned, turns = quarter_turns(real_augmented[: self.rotated_images])
+                with tf.GradientTape() as rotation_tape:
+                    turned_features = _as_float32(self.discriminator(turned, training=True)[1])
+                    rotation_ce = culture_cross_entropy(turns, self.rotation_head(turned_features))
+                    rotation_loss = float(self.settings["rotation_head"]) * rotation_ce
+                    rotation_scaled = self.rotation_head.scaled(rotation_loss)
+                d_total += rotation_loss
             d_scaled = self.d_optimizer.scale_loss(d_total)
             g_scaled = self.g_optimizer.scale_loss(g_total)
         g_grads = g_tape.gradient(g_scaled, self.generator.trainable_variables)
         d_grads = d_tape.gradient(d_scaled, self.discriminator.trainable_variables)
         if self.feature_head is not None:
-            head_variables = self.feature_head.trainable_variables
-            self.head_optimizer.apply(head_tape.gradient(head_scaled, head_variables), head_variables)
+            self.feature_head.apply(head_tape, head_scaled)
+        if self.rotation_head is not None:
+            self.rotation_head.apply(rotation_tape, rotation_scaled)
         self._apply_updates(g_grads, d_grads)
         return {
             "d_loss": d_loss,
@@ -261,6 +283,7 @@ class GANTask(AdversarialTask):
             "feature_matching": matching,
             **({"real_culture_ce": real_ce, "fake_culture_ce": fake_ce} if self.conditional else {}),
             **({"feature_head_ce": head_ce} if self.feature_head is not None else {}),
+            **({"rotation_ce": rotation_ce} if self.rotation_head is not None else {}),
         }
 
     def _updates(self, g_grads, d_grads):

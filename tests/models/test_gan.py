@@ -124,6 +124,42 @@ def test_the_feature_head_learns_the_cultures_and_is_part_of_the_state():
         last = float(task.train_step(batch)["feature_head_ce"])
     assert last < 0.5 * first
     ids = {id(v) for v in task.variables().values()}
-    assert all(id(v) in ids for v in [*task.feature_head.weights, *task.head_optimizer.variables])
+    assert all(id(v) in ids for v in [*task.feature_head.layer.weights, *task.feature_head.optimizer.variables])
     plain = _conditional_task(feature_head=0.0)
     assert plain.feature_head is None and "feature_head_ce" not in plain.train_step(batch)
+
+
+def _oriented_batch(n=8):
+    """Images with ink in their top half only: a quarter turn is visible in them."""
+    images = np.full((n, 32, 32, 1), 255, np.uint8)
+    images[:, 2:14, 4:28] = np.random.default_rng(2).integers(0, 60, (n, 12, 24, 1))
+    return tf.constant(images)
+
+
+def test_the_rotation_head_learns_quarter_turns_and_is_part_of_the_state():
+    task = _task(rotation_head=1.0, batch_size=8, augment=[])
+    batch = _oriented_batch()
+    first = float(task.train_step(batch)["rotation_ce"])
+    for _ in range(60):
+        last = float(task.train_step(batch)["rotation_ce"])
+    assert first > 1.0 and last < 0.4 * first  # chance is log 4 = 1.39
+    ids = {id(v) for v in task.variables().values()}
+    assert all(id(v) in ids for v in [*task.rotation_head.layer.weights, *task.rotation_head.optimizer.variables])
+    assert "rotation_ce" not in _task(batch_size=8).train_step(batch)
+
+
+def test_start_seed_resets_the_rotation_head_to_a_new_run_of_that_seed():
+    settings = gan.resolve_settings(tiny_settings(rotation_head=1.0, batch_size=8))
+    task = gan.GANTask(*gan.initial_models(settings, 32, 1, seed=0), settings, seed=0)
+    for _ in range(3):
+        task.train_step(_oriented_batch())
+    task.start_seed(1, *gan.initial_models(settings, 32, 1, seed=1))
+    fresh = gan.GANTask(*gan.initial_models(settings, 32, 1, seed=1), settings, seed=1)
+    reused, new = task.variables(), fresh.variables()
+    for name in [k for k in new if k.startswith("rotation_")]:
+        np.testing.assert_array_equal(np.asarray(reused[name]), np.asarray(new[name]), err_msg=name)
+
+
+def test_the_rotation_head_needs_four_images_a_batch():
+    with pytest.raises(ValueError, match="gan.batch_size >= 4"):
+        _task(rotation_head=1.0, batch_size=2)
