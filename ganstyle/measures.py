@@ -398,6 +398,23 @@ def reference_counterpart(measure: str) -> str:
     return measure[: -len(space)].replace("_median_", "_") + "reference"
 
 
+def untrained_counterpart(measure: str) -> str | None:
+    """The same measure on the untrained network of its critics (``cross_conditional_joint`` ->
+    ``cross_conditional_joint_untrained``, ``fd_critic_excess`` -> ``fd_critic_untrained_excess``), or None
+    for a measure without one (baseline, controls, transfer, names not in the registry)."""
+    info = MEASURES.get(measure)
+    space = SPACES.get(info.space) if info is not None else None
+    if space is None or space.role != "gan":
+        return None
+    # the control of a trained space is the untrained network of the same critics (panel or joint)
+    at = measure.rfind(f"_{space.name}")
+    for control in (s.name for s in SPACES.values() if s.role == "control" and s.critics == space.critics):
+        candidate = f"{measure[:at]}_{control}{measure[at + len(space.name) + 1 :]}"
+        if candidate in MEASURES:
+            return candidate
+    return None
+
+
 # --------------------------------------------------------------------------- computing a space
 
 

@@ -115,6 +115,20 @@ def test_measures_are_declared_once_for_every_space():
     assert all(m.label for m in names.values())
 
 
+def test_every_trained_measure_has_its_untrained_control():
+    for name, m in measures.MEASURES.items():
+        control = measures.untrained_counterpart(name)
+        if measures.SPACES[m.space].role != "gan":
+            assert control is None, name
+            continue
+        assert measures.SPACES[measures.MEASURES[control].space].role == "control", name
+        assert measures.SPACES[measures.MEASURES[control].space].critics == measures.SPACES[m.space].critics, name
+        assert measures.MEASURES[control].label.split(",")[0] == m.label.split(",")[0], name  # the same metric
+    assert measures.untrained_counterpart("cross_conditional_joint") == "cross_conditional_joint_untrained"
+    assert measures.untrained_counterpart("fd_critic_excess") == "fd_critic_untrained_excess"
+    assert measures.untrained_counterpart("transfer_kid_sym") is None
+
+
 def test_a_metric_declared_with_the_decorator_is_computed_in_every_space_it_applies_to(monkeypatch):
     monkeypatch.setattr(measures, "METRICS", dict(measures.METRICS))
 
