@@ -15,6 +15,7 @@ from ganstyle.errors import UserError
 # tool name -> (module, one-line description): commands around the study, not steps of its workflow
 TOOLS: dict[str, tuple[str, str]] = {
     "render-scripts": ("ganstyle.tools.render_scripts", "render text patches of writing systems from a font folder (the demo corpus)"),
+    "compare-runs": ("ganstyle.tools.compare_runs", "group recovery of several finished runs side by side (corpora, recipes)"),
 }
 # stage name -> (module, one-line description)
 STAGES: dict[str, tuple[str, str]] = {
