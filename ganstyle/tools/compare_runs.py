@@ -43,6 +43,7 @@ DIFFERENCE_COLUMNS = [
     "ari_minus_control",
 ]
 COLUMNS = ["run", *RECOVERY_COLUMNS, *DIFFERENCE_COLUMNS]
+POOLED = "mean over runs"  # the Markdown table's last column
 ROLE_ORDER = ("gan", "control", "baseline")  # then any other role (transfer, unknown) in order of appearance
 
 
@@ -126,26 +127,49 @@ def _escape(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
+def pooled_cells(comparison: pd.DataFrame) -> pd.Series:
+    """Per measure, 'mean AUC (mean gain over each run's best baseline)' over the runs that have it,
+    '[n of N runs]' when some lack it: whether a gain holds across corpora, not on one."""
+    n_runs = comparison["run"].nunique()
+    cells = {}
+    for measure, rows in comparison.groupby("measure", sort=False):
+        auc, gain = rows["group_auc"].dropna(), rows["group_auc_minus_baseline"].dropna()
+        text = _number(auc.mean(), 3) if len(auc) else ""
+        if len(gain):
+            text += f" ({'+' if gain.mean() > 0 else ''}{_number(gain.mean(), 3)})"
+        if 0 < len(auc) < n_runs:
+            text += f" [{len(auc)} of {n_runs} runs]"
+        cells[measure] = text
+    return pd.Series(cells)
+
+
 def markdown_table(comparison: pd.DataFrame) -> str:
     """Measure x run, rows grouped by role (GAN critics, untrained controls, baselines, then others),
-    followed by a line naming each run's best baseline."""
+    with a pooled column when there are several runs, followed by a line naming each run's best baseline."""
     runs = list(dict.fromkeys(comparison["run"]))
     measures = list(dict.fromkeys(comparison["measure"]))
     cells = comparison.assign(cell=comparison.apply(recovery_cell, axis=1)).set_index(["measure", "run"])["cell"]
+    pooled = pooled_cells(comparison) if len(runs) > 1 else None
+    for measure in measures:
+        if pooled is not None:
+            cells[measure, POOLED] = pooled[measure]
+    runs_shown = runs + ([POOLED] if pooled is not None else [])
     role_of = comparison.drop_duplicates("measure").set_index("measure")["role"].fillna("")
     roles = list(ROLE_ORDER) + [r for r in dict.fromkeys(role_of[measures]) if r not in ROLE_ORDER]
-    lines = ["| measure | " + " | ".join(map(_escape, runs)) + " |", "|---" * (len(runs) + 1) + "|"]
+    lines = ["| measure | " + " | ".join(map(_escape, runs_shown)) + " |", "|---" * (len(runs_shown) + 1) + "|"]
     for role in roles:
         members = [m for m in measures if role_of[m] == role]
         if members:
-            lines.append(f"| **{ROLE_NAMES.get(role, role or 'no role')}** |" + " |" * len(runs))
-            lines += [f"| {_escape(measure_label(m))} | " + " | ".join(cells[m, run] for run in runs) + " |" for m in members]
+            lines.append(f"| **{ROLE_NAMES.get(role, role or 'no role')}** |" + " |" * len(runs_shown))
+            lines += [f"| {_escape(measure_label(m))} | " + " | ".join(cells[m, run] for run in runs_shown) + " |" for m in members]
     best = comparison.drop_duplicates("run").set_index("run")["best_baseline"]
     named = [f"{_escape(run)}: {measure_label(best[run]) if isinstance(best[run], str) else 'none'}" for run in runs]
     lines += [
         "",
         f"Cells: within-vs-across-group AUC [bootstrap interval], ARI at k = number of groups, mean seed-to-seed Mantel r. Best baseline: {'; '.join(named)}.",
     ]
+    if pooled is not None:
+        lines.append(f"{POOLED}: the AUC averaged over the runs, and in brackets the average gain over each run's best baseline.")
     return "\n".join(lines) + "\n"
 
 

@@ -127,16 +127,22 @@ def test_selected_measures_keep_their_order_and_the_full_tables_baseline():
 def test_markdown_groups_roles_and_formats_cells():
     text = compare_runs.markdown_table(compare_runs.compare_runs({"demo": DEMO, "check": CHECK}))
     lines = text.splitlines()
-    assert lines[0] == "| measure | demo | check |" and lines[1] == "|---|---|---|"
+    assert lines[0] == "| measure | demo | check | mean over runs |" and lines[1] == "|---|---|---|---|"
     groups = [line for line in lines if line.startswith("| **")]
-    assert groups == ["| **GAN critic** | | |", "| **untrained control** | | |", "| **non-GAN baseline** | | |"]
-    assert "| cross-conditional score, joint critic | 0.901 [0.884, 0.921], ARI 0.75, r 0.96 | 0.539, ARI −0.05, r 0.93 |" in lines
-    assert "| KID, joint critic | 0.824, ARI 0.38, r 0.99 |  |" in lines  # missing from the check run
-    assert "| cross-conditional score, untrained joint critic | 0.608 [0.528, 0.705], ARI −0.02, r 0.25 | 0.460, ARI 0.06, r 0.08 |" in lines
-    assert "| crossnobis distance, reference features |  | 0.741, ARI 0.29 |" in lines  # a baseline has no seeds
+    assert groups == ["| **GAN critic** | | | |", "| **untrained control** | | | |", "| **non-GAN baseline** | | | |"]
+    # pooled: mean AUC (0.901 + 0.539) / 2, mean gain over each run's best baseline ((0.901 - 0.846) + (0.539 - 0.741)) / 2
+    assert "| cross-conditional score, joint critic | 0.901 [0.884, 0.921], ARI 0.75, r 0.96 | 0.539, ARI −0.05, r 0.93 | 0.720 (−0.073) |" in lines
+    assert "| KID, joint critic | 0.824, ARI 0.38, r 0.99 |  | 0.824 (−0.022) [1 of 2 runs] |" in lines  # missing from the check run
+    assert "| cross-conditional score, untrained joint critic | 0.608 [0.528, 0.705], ARI −0.02, r 0.25 | 0.460, ARI 0.06, r 0.08 | 0.534 (−0.259) |" in lines
+    assert "| crossnobis distance, reference features |  | 0.741, ARI 0.29 | 0.741 [1 of 2 runs] |" in lines  # a baseline has no seeds, no gain
     order = [lines.index(line) for line in groups]
-    assert order == sorted(order) and lines.index("| KID, joint critic | 0.824, ARI 0.38, r 0.99 |  |") < order[1]
+    assert order == sorted(order) and lines.index("| KID, joint critic | 0.824, ARI 0.38, r 0.99 |  | 0.824 (−0.022) [1 of 2 runs] |") < order[1]
     assert "Best baseline: demo: linear-probe distance, reference features; check: crossnobis distance, reference features." in text
+
+
+def test_one_run_has_no_pooled_column():
+    lines = compare_runs.markdown_table(compare_runs.compare_runs({"demo": DEMO})).splitlines()
+    assert lines[0] == "| measure | demo |" and not any("mean over runs" in line for line in lines)
 
 
 def test_number_format_has_no_negative_zero():
