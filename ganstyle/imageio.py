@@ -477,9 +477,10 @@ def normalise(pixels: np.ndarray, resolution: int, policy: str, background=(255,
 
 
 def image_grid(images: np.ndarray, columns: int, gap: int = 2, fill: int = 255) -> np.ndarray:
-    """Tile NHWC uint8 images row by row into one (H', W', C) image with ``gap`` pixels between."""
+    """Tile NHWC uint8 images row by row into one (H', W', C) image with ``gap`` pixels of ``fill`` between;
+    no images give one blank row (a figure panel stays in place)."""
     n, h, w, c = images.shape
-    rows = math.ceil(n / columns)
+    rows = max(1, math.ceil(n / columns))
     grid = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, c), fill, np.uint8)
     for i, image in enumerate(images):
         r, k = divmod(i, columns)

@@ -17,7 +17,7 @@ from PIL import Image
 from ganstyle import clustering, figures, files, similarity, stats
 from ganstyle.errors import UserError
 from ganstyle.figures import style
-from ganstyle.figures.images import HISTORY_COLUMNS, pick_evenly, tile, transfer_cell
+from ganstyle.figures.images import HISTORY_COLUMNS, pick_evenly, transfer_cell
 from ganstyle.figures.maps import ellipse_parameters
 from ganstyle.figures.matrices import CRITIC_AUC_MEASURE, leaf_order, tree_from_linkage
 from ganstyle.figures.shared import display_of, display_of_missing
@@ -432,14 +432,9 @@ def test_measure_labels():
     assert figures.measure_label("language") == "language"
 
 
-def test_pick_evenly_and_tile():
+def test_pick_evenly():
     assert list(pick_evenly(10, 3)) == [0, 4, 9] or list(pick_evenly(10, 3)) == [0, 5, 9]
     assert list(pick_evenly(2, 5)) == [0, 1] and len(pick_evenly(0, 3)) == 0
-    images = np.arange(5 * 2 * 3 * 1, dtype=np.uint8).reshape(5, 2, 3, 1)
-    canvas = tile(images, columns=2, gap=1, fill=255)
-    assert canvas.shape == (3 * 2 + 2, 2 * 3 + 1, 1)
-    np.testing.assert_array_equal(canvas[3:5, 4:7], images[3])
-    assert (canvas[2] == 255).all() and (canvas[6:, 4:] == 255).all()
 
 
 def test_ellipse_parameters_recover_a_known_spread():

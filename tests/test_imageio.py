@@ -393,3 +393,5 @@ def test_image_grid_places_images_row_by_row():
     assert grid.shape == (3 * 2 + 2, 2 * 3 + 1, 1)
     assert grid[0, 0, 0] == 0 and grid[0, 4, 0] == 1 and grid[3, 0, 0] == 2 and grid[6, 0, 0] == 4
     assert grid[2, 0, 0] == 99 and grid[6, 4, 0] == 99  # gap, and the empty sixth cell
+    blank = image_grid(images[:0], columns=3, gap=1, fill=7)  # a figure panel with nothing to show stays in place
+    assert blank.shape == (2, 3 * 3 + 2, 1) and (blank == 7).all()

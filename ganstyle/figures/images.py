@@ -13,6 +13,7 @@ from ganstyle.figures import style
 from ganstyle.figures.family import Family, Option, Output
 from ganstyle.figures.shared import Display, display_of_missing, read_table, with_display, write_figure
 from ganstyle.files import TransferExamples, load_samples, load_transfer_examples
+from ganstyle.imageio import image_grid
 
 # --------------------------------------------------------------------------- tiles
 
@@ -22,17 +23,6 @@ def pick_evenly(n_total: int, n: int) -> np.ndarray:
     if n_total <= 0 or n <= 0:
         return np.zeros(0, dtype=int)
     return np.unique(np.linspace(0, n_total - 1, min(n, n_total)).round().astype(int))
-
-
-def tile(images: np.ndarray, columns: int, gap: int = 2, fill: int = 255) -> np.ndarray:
-    """NHWC uint8 images row by row into one (H', W', C) image, ``gap`` pixels of ``fill`` between them."""
-    n, h, w, c = images.shape
-    rows = max(1, -(-n // columns))
-    canvas = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, c), fill, np.uint8)
-    for i, image in enumerate(images):
-        r, k = divmod(i, columns)
-        canvas[r * (h + gap) : r * (h + gap) + h, k * (w + gap) : k * (w + gap) + w] = image
-    return canvas
 
 
 GAP_GREY = 200  # between tiled images: visible against white backgrounds and dark images alike
@@ -98,7 +88,7 @@ def plot_corpus_examples(table: pd.DataFrame, shown: dict[str, np.ndarray], pale
     fig.subplots_adjust(left=0.3, right=0.99, top=0.99, bottom=0.35 / fig_height, hspace=0.08)
     for ax, culture in zip(axes[:, 0], cultures):
         rows = table[table["culture"] == culture].sort_values("column")
-        _show_image(ax, tile(shown[culture], columns, gap=4, fill=GAP_GREY), frame=True)
+        _show_image(ax, image_grid(shown[culture], columns, gap=4, fill=GAP_GREY), frame=True)
         first = rows.iloc[0]
         ax.text(-0.045, 0.5, f"{first['label']}\n{first['n_train']} / {first['n_heldout']}", transform=ax.transAxes, ha="right", va="center", linespacing=1.2)
         ax.add_patch(plt.Rectangle((-0.03, 0.05), 0.012, 0.9, transform=ax.transAxes, color=palette[first["group"]], clip_on=False))
@@ -182,7 +172,7 @@ def plot_sample_grids(table: pd.DataFrame, real: np.ndarray, generated: np.ndarr
         (axes[1], "generated", generated, f"generated (seed {seed})"),
     ):
         rows = table[table["panel"] == panel]
-        _show_image(ax, tile(images[rows["index"].to_numpy()], grid, gap=3, fill=GAP_GREY), frame=True)
+        _show_image(ax, image_grid(images[rows["index"].to_numpy()], grid, gap=3, fill=GAP_GREY), frame=True)
         ax.set_anchor("N")
         ax.set_title(heading, fontsize=plt.rcParams["font.size"])
     fig.suptitle(title)
@@ -296,7 +286,7 @@ def transfer_grid_data(pairs: Sequence[tuple[str, str]], paths: Sequence[str], d
 def transfer_cell(examples: TransferExamples | dict[str, np.ndarray], source_key: str, translated_key: str, count: int = TRANSFER_EXAMPLES) -> np.ndarray:
     """Source images (top row) over their translations (bottom row), as one image."""
     source, translated = examples[source_key][:count], examples[translated_key][:count]
-    return tile(np.concatenate([source, translated]), len(source), gap=3, fill=GAP_GREY)
+    return image_grid(np.concatenate([source, translated]), len(source), gap=3, fill=GAP_GREY)
 
 
 def plot_transfer_grid(table: pd.DataFrame, cells: dict[int, np.ndarray]) -> object:
