@@ -150,12 +150,12 @@ class GANTask(AdversarialTask):
         self.ema_generator.set_weights(generator.get_weights())
         self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, discriminator.trainable_variables, seed)
         n_classes, n_features = int(discriminator.outputs[0].shape[-1]), int(discriminator.outputs[1].shape[-1])
-        head_lr = settings.get("feature_head_lr") or settings["learning_rate_d"]
         # The feature head (joint critic): a culture classifier on the extracted features.  Its cross-entropy
         # on real images shapes them towards what tells the cultures apart; the spectrally normalised
         # projection logits alone spread too little for that (docs/validation.md).
         self.feature_head = None
         if self.conditional and float(settings.get("feature_head") or 0.0) > 0:
+            head_lr = settings.get("feature_head_lr") or settings["learning_rate_d"]
             self.feature_head = LinearHead(n_features, n_classes, head_lr, settings, seed, "feature_head", "head_optimizer")
         # The rotation head (per-culture critics, SS-GAN, Chen et al. 2019): which quarter turn a real image
         # was given.  Real-vs-fake of one culture alone rewards features of the generator's artefacts; the

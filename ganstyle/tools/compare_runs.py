@@ -127,7 +127,7 @@ def _escape(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def pooled_cells(comparison: pd.DataFrame) -> pd.Series:
+def pooled_cells(comparison: pd.DataFrame) -> dict[str, str]:
     """Per measure, 'mean AUC (mean gain over each run's best baseline)' over the runs that have it,
     '[n of N runs]' when some lack it: whether a gain holds across corpora, not on one."""
     n_runs = comparison["run"].nunique()
@@ -140,7 +140,7 @@ def pooled_cells(comparison: pd.DataFrame) -> pd.Series:
         if 0 < len(auc) < n_runs:
             text += f" [{len(auc)} of {n_runs} runs]"
         cells[measure] = text
-    return pd.Series(cells)
+    return cells
 
 
 def markdown_table(comparison: pd.DataFrame) -> str:
@@ -148,12 +148,11 @@ def markdown_table(comparison: pd.DataFrame) -> str:
     with a pooled column when there are several runs, followed by a line naming each run's best baseline."""
     runs = list(dict.fromkeys(comparison["run"]))
     measures = list(dict.fromkeys(comparison["measure"]))
-    cells = comparison.assign(cell=comparison.apply(recovery_cell, axis=1)).set_index(["measure", "run"])["cell"]
-    pooled = pooled_cells(comparison) if len(runs) > 1 else None
-    for measure in measures:
-        if pooled is not None:
-            cells[measure, POOLED] = pooled[measure]
-    runs_shown = runs + ([POOLED] if pooled is not None else [])
+    cells = {(row["measure"], row["run"]): recovery_cell(row) for _, row in comparison.iterrows()}
+    pooled = len(runs) > 1
+    if pooled:
+        cells.update({(measure, POOLED): text for measure, text in pooled_cells(comparison).items()})
+    runs_shown = runs + ([POOLED] if pooled else [])
     role_of = comparison.drop_duplicates("measure").set_index("measure")["role"].fillna("")
     roles = list(ROLE_ORDER) + [r for r in dict.fromkeys(role_of[measures]) if r not in ROLE_ORDER]
     lines = ["| measure | " + " | ".join(map(_escape, runs_shown)) + " |", "|---" * (len(runs_shown) + 1) + "|"]
@@ -168,7 +167,7 @@ def markdown_table(comparison: pd.DataFrame) -> str:
         "",
         f"Cells: within-vs-across-group AUC [bootstrap interval], ARI at k = number of groups, mean seed-to-seed Mantel r. Best baseline: {'; '.join(named)}.",
     ]
-    if pooled is not None:
+    if pooled:
         lines.append(f"{POOLED}: the AUC averaged over the runs, and in brackets the average gain over each run's best baseline.")
     return "\n".join(lines) + "\n"
 
