@@ -27,6 +27,8 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/leakage.smk"
+include: "workflow/rules/corpus.smk"
 include: "workflow/rules/gan.smk"
 include: "workflow/rules/joint.smk"
 include: "workflow/rules/transfer.smk"

@@ -213,9 +213,9 @@ def demo_settings(config_path: str) -> tuple[dict, dict, dict, int, int, int]:
     """(gan, joint, transfer) settings, resolution, channels and number of cultures of a config."""
     import pandas as pd
 
-    from ganstyle import joint
     from ganstyle.config import load_config
     from ganstyle.models import gan
+    from ganstyle.stages import joint
 
     config = load_config(config_path)
     n_cultures = len(pd.read_csv(config["cultures"], sep="\t"))

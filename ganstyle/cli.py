@@ -16,24 +16,24 @@ from ganstyle.errors import UserError
 TOOLS: dict[str, tuple[str, str]] = {
     "render-scripts": ("ganstyle.tools.render_scripts", "render text patches of writing systems from a font folder (the demo corpus)"),
     "compare-runs": ("ganstyle.tools.compare_runs", "group recovery of several finished runs side by side (corpora, recipes)"),
+    "benchmark-summary": ("ganstyle.tools.benchmark_summary", "per-job and per-stage seconds from the rules' benchmark files"),
 }
 # stage name -> (module, one-line description)
 STAGES: dict[str, tuple[str, str]] = {
-    "ingest": ("ganstyle.ingest", "decode, clean and hash one culture's images"),
-    "leakage": ("ganstyle.leakage", "find images shared between cultures"),
-    "leakage-rows": ("ganstyle.leakage", "one culture's rows of the leakage table"),
-    "corpus": ("ganstyle.corpus", "final per-culture training set: drop leaked images, split"),
-    "train-gan": ("ganstyle.gan", "train one culture's GAN"),
-    "train-joint": ("ganstyle.joint", "train the joint critic: one class-conditional GAN over all cultures"),
-    "gan-sanity": ("ganstyle.gan", "KID of every culture's generator against every culture's held-out images"),
-    "train-transfer": ("ganstyle.transfer", "train a CycleGAN between two cultures"),
-    "transfer-distances": ("ganstyle.transfer", "combine transfer metrics of all pairs"),
-    "extract-features": ("ganstyle.features", "critic, untrained-control and reference features of held-out images"),
-    "similarity": ("ganstyle.similarity", "culture x culture similarity matrices"),
-    "cluster": ("ganstyle.clustering", "hierarchical clustering, bootstrap support, MDS"),
-    "stats": ("ganstyle.stats", "group recovery, ARI/NMI, PERMANOVA, PERMDISP, Mantel tests, seed stability"),
-    "figures": ("ganstyle.figures", "publication figures"),
-    "benchmark-summary": ("ganstyle.runtime", "per-job and per-stage seconds from the rules' benchmark files"),
+    "ingest": ("ganstyle.stages.ingest", "decode, clean and hash one culture's images"),
+    "leakage": ("ganstyle.stages.leakage", "find images shared between cultures"),
+    "leakage-rows": ("ganstyle.stages.leakage", "one culture's rows of the leakage table"),
+    "corpus": ("ganstyle.stages.corpus", "final per-culture training set: drop leaked images, split"),
+    "train-gan": ("ganstyle.stages.gan", "train one culture's GAN"),
+    "train-joint": ("ganstyle.stages.joint", "train the joint critic: one class-conditional GAN over all cultures"),
+    "gan-sanity": ("ganstyle.stages.gan", "KID of every culture's generator against every culture's held-out images"),
+    "train-transfer": ("ganstyle.stages.transfer", "train a CycleGAN between two cultures"),
+    "transfer-distances": ("ganstyle.stages.transfer", "combine transfer metrics of all pairs"),
+    "extract-features": ("ganstyle.stages.features", "critic, untrained-control and reference features of held-out images"),
+    "similarity": ("ganstyle.stages.similarity", "culture x culture similarity matrices"),
+    "cluster": ("ganstyle.stages.clustering", "hierarchical clustering, bootstrap support, MDS"),
+    "stats": ("ganstyle.stages.stats", "group recovery, ARI/NMI, PERMANOVA, PERMDISP, Mantel tests, seed stability"),
+    "figures": ("ganstyle.stages.figures", "publication figures"),
 }
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ganstyle import files
+from ganstyle.io import files
 
 
 def write_feature_files(folder, cultures=("a", "b", "c", "d"), n=16, seeds=(0,), features=12, shift=1.5, centres=None):

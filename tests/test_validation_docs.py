@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ganstyle.config import load_config, validate
-from ganstyle.registry import load_registry
+from ganstyle.config.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "docs" / "validation"

@@ -1,4 +1,4 @@
-"""Stage ``figures``: publication figures, each as PDF + PNG with the data it plots as a TSV beside it.
+"""The figure library: publication figures, each as PDF + PNG with the data it plots as a TSV beside it.
 
 One module per kind of figure, each holding its families' ``*_data`` (the table to plot, written
 as the TSV), ``plot_*`` (draws exactly that table) and ``draw_*`` (reads the inputs, writes the
@@ -12,23 +12,19 @@ files) functions and one ``Family`` record per family (``family.py``):
 - ``style``: fonts, sizes, the group palette, saving
 
 ``FAMILIES`` lists every record; the command line and the workflow's figure rules, report entries
-and targets are derived from it.  Adding a figure: docs/architecture.md.
+and targets are derived from it; the stage ``figures`` (``ganstyle.stages.figures``) is its command line.
+Adding a figure: docs/architecture.md.
 """
 
 from __future__ import annotations
 
-from ganstyle.figures import cli
 from ganstyle.figures.images import CORPUS, TRAINING, TRANSFER
 from ganstyle.figures.maps import MDS, NEIGHBOURS
 from ganstyle.figures.matrices import CRITIC_AUC, DENDROGRAMS, HEATMAPS
 from ganstyle.figures.statistics import GROUP_RECOVERY, MANTEL, SEED_STABILITY, SUMMARY
-from ganstyle.measures import drawn_per_measure, measure_label
+from ganstyle.metrics.measures import drawn_per_measure, measure_label
 
 # in the order of `python -m ganstyle figures --help`
 FAMILIES = (CORPUS, TRAINING, TRANSFER, HEATMAPS, CRITIC_AUC, DENDROGRAMS, MDS, NEIGHBOURS, MANTEL, SUMMARY, GROUP_RECOVERY, SEED_STABILITY)
 
-__all__ = ["FAMILIES", "drawn_per_measure", "main", "measure_label"]
-
-
-def main(argv: list[str] | None = None, stage: str = "figures") -> int:
-    return cli.main(FAMILIES, argv)
+__all__ = ["FAMILIES", "drawn_per_measure", "measure_label"]

@@ -12,8 +12,8 @@ from ganstyle.errors import UserError
 from ganstyle.figures import style
 from ganstyle.figures.family import Family, Option, Output
 from ganstyle.figures.shared import Display, display_of_missing, read_table, with_display, write_figure
-from ganstyle.files import TransferExamples, load_samples, load_transfer_examples
-from ganstyle.imageio import image_grid
+from ganstyle.io.files import TransferExamples, load_samples, load_transfer_examples
+from ganstyle.io.images import image_grid
 
 # --------------------------------------------------------------------------- tiles
 
@@ -108,7 +108,7 @@ def plot_corpus_examples(table: pd.DataFrame, shown: dict[str, np.ndarray], pale
 
 
 def draw_corpus(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
-    from ganstyle.corpus import load_corpus
+    from ganstyle.stages.corpus import load_corpus
 
     if len(args.cultures) != len(args.corpora):
         raise UserError("--cultures and --corpora must list the same number of entries")
@@ -220,7 +220,7 @@ def plot_training_curves(table: pd.DataFrame, title: str) -> object:
 
 
 def draw_training(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
-    from ganstyle.corpus import load_corpus
+    from ganstyle.stages.corpus import load_corpus
 
     real, real_ids = load_corpus(args.corpus, split="train")
     generated = load_samples(args.samples).images
@@ -334,7 +334,7 @@ def plot_transfer_grid(table: pd.DataFrame, cells: dict[int, np.ndarray]) -> obj
 def draw_transfer(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
     if len(args.pairs) != len(args.examples):
         raise UserError("--pairs and --examples must list the same number of entries")
-    from ganstyle.transfer import split_pair
+    from ganstyle.stages.transfer import split_pair
 
     pairs = [split_pair(pair, list(display.info.index)) for pair in args.pairs]
     order = [c for c in display.info.index if any(c in p for p in pairs)] + sorted({c for p in pairs for c in p} - set(display.info.index))

@@ -13,8 +13,8 @@ import pandas as pd
 from ganstyle.figures import style
 from ganstyle.figures.family import Family, Option, Output
 from ganstyle.figures.shared import Display, display_of_missing, distance_measures, read_culture_order, read_table, with_display, write_figure
-from ganstyle.files import CLUSTERING, SIMILARITY
-from ganstyle.measures import drawn_per_measure, measure_label
+from ganstyle.io.files import CLUSTERING, SIMILARITY
+from ganstyle.metrics.measures import drawn_per_measure, measure_label
 
 log = logging.getLogger(__name__)
 

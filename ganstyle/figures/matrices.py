@@ -15,8 +15,8 @@ from ganstyle.errors import UserError
 from ganstyle.figures import style
 from ganstyle.figures.family import Family, Option, Output
 from ganstyle.figures.shared import Display, display_of_missing, distance_measures, read_culture_order, read_table, with_display, write_figure
-from ganstyle.files import CLUSTERING, SIMILARITY
-from ganstyle.measures import drawn_per_measure, measure_label
+from ganstyle.io.files import CLUSTERING, SIMILARITY
+from ganstyle.metrics.measures import drawn_per_measure, measure_label
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def linkage_rows(linkage: pd.DataFrame, measure: str, method: str) -> pd.DataFra
 
 def average_tree(linkage: pd.DataFrame, measure: str, similarity: pd.DataFrame, cultures: Sequence[str]) -> np.ndarray:
     """The clustering stage's average-linkage tree of ``measure``; recomputed the same way if it is absent."""
-    from ganstyle.clustering import clean_distance, cluster_tree
+    from ganstyle.stages.clustering import clean_distance, cluster_tree
 
     rows = linkage_rows(linkage, measure, "average")
     if len(rows) == len(cultures) - 1:

@@ -18,7 +18,7 @@ import pandas as pd
 from ganstyle import io
 from ganstyle.errors import UserError
 from ganstyle.figures import style
-from ganstyle.files import load_distances
+from ganstyle.io.files import load_distances
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def read_culture_order(distances: str | Path) -> list[str]:
 
 
 def read_distance_matrices(distances: str | Path) -> tuple[list[str], dict[str, np.ndarray]]:
-    from ganstyle.clustering import read_distances
+    from ganstyle.stages.clustering import read_distances
 
     cultures, points, _, _ = read_distances(str(distances))
     return cultures, points

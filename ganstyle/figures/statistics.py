@@ -14,8 +14,8 @@ from ganstyle.errors import UserError
 from ganstyle.figures import style
 from ganstyle.figures.family import Family, Option, Output
 from ganstyle.figures.shared import Display, display_of_missing, distance_measures, read_distance_matrices, read_table, with_display, write_figure
-from ganstyle.files import SIMILARITY, STATS
-from ganstyle.measures import SPACES, drawn_per_measure, measure_label, reference_counterpart
+from ganstyle.io.files import SIMILARITY, STATS
+from ganstyle.metrics.measures import SPACES, drawn_per_measure, measure_label, reference_counterpart
 
 # --------------------------------------------------------------------------- Mantel
 
@@ -137,7 +137,7 @@ def plot_mantel(table: pd.DataFrame, palette: dict[str, str]) -> object:
 
 
 def draw_mantel(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
-    from ganstyle.stats import geographic_matrix, read_external_matrix
+    from ganstyle.stages.stats import geographic_matrix, read_external_matrix
 
     cultures, matrices = read_distance_matrices(args.distances)
     display = display_of_missing(display, cultures)
@@ -380,7 +380,7 @@ def plot_group_recovery(table: pd.DataFrame) -> object:
 
 
 def draw_group_recovery(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
-    from ganstyle.stats import RECOVERY_COLUMNS
+    from ganstyle.stages.stats import RECOVERY_COLUMNS
 
     recovery = read_table(
         args.group_recovery,

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from ganstyle.devices import single_threaded_blas
 from ganstyle.metrics.distances import _covariance_factor, _feature_matrix, _frechet_from_factors, polynomial_kernel
+from ganstyle.models.devices import single_threaded_blas
 
 # --------------------------------------------------------------------------- cross-validated distance
 

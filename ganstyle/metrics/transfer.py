@@ -5,7 +5,7 @@ percentile bootstrap interval over images: cycle error, identity error and
 transfer effort in pixels; effort in the reference feature space and KID of
 translated (and untranslated) images against the target culture; the target
 critic's AUC of real target images against translated (and untranslated) ones.
-The ``train-transfer`` stage (``ganstyle.transfer``) computes its metrics.tsv from these.
+The ``train-transfer`` stage (``ganstyle.stages.transfer``) computes its metrics.tsv from these.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
   class-conditional generator and projection discriminator, for the joint critic.
 - :func:`fixed_noise`, :func:`generate_images`: reproducible samples.
 
-The stages ``train-gan`` and ``train-joint`` (``ganstyle.gan``, ``ganstyle.joint``)
+The stages ``train-gan`` and ``train-joint`` (``ganstyle.stages.gan``, ``ganstyle.stages.joint``)
 do the I/O around these.  TensorFlow is imported only inside functions, so that
 the stages can resolve settings before ``devices.claim_gpu`` has picked a GPU.
 """

@@ -20,7 +20,7 @@ discriminator (Miyato & Koyama 2018), ``logit_y = psi(phi(x)) + <e_y, phi(x)>``.
 
 Every discriminator is a functional model with one float32 image input in
 [-1, 1] and two outputs ``[logits (N, n_classes), features (N, F)]``, which
-later stages use as the critic's logits and features (see ``ganstyle.critic``).
+later stages use as the critic's logits and features (see ``ganstyle.models.critic``).
 For the default architecture ``features`` are multi-layer statistics: the
 mean and the standard deviation over positions of every channel of every
 block, from the full resolution down to 4x4, so that stroke density and

@@ -6,7 +6,7 @@ corpora rendered with ``render-scripts``) or which of two recipes does better on
 
 Per run, every measure is set against the run's *best baseline* (the role ``baseline`` measure with
 the highest ``group_auc``) and, for a trained critic's measure, against the same measure on its
-untrained network (``ganstyle.measures.untrained_counterpart``).  The pure part builds the tables
+untrained network (``ganstyle.metrics.measures.untrained_counterpart``).  The pure part builds the tables
 (``compare_runs``, ``markdown_table``); ``main`` parses, reads and writes.
 
 Outputs: a long TSV (one row per run and measure: the run's group-recovery columns, ``best_baseline``,
@@ -28,9 +28,9 @@ from ganstyle import io as gio
 from ganstyle.errors import UserError
 from ganstyle.figures.shared import read_table
 from ganstyle.figures.statistics import ROLE_NAMES
-from ganstyle.files import STATS
-from ganstyle.measures import measure_label, untrained_counterpart
-from ganstyle.stats import RECOVERY_COLUMNS
+from ganstyle.io.files import STATS
+from ganstyle.metrics.measures import measure_label, untrained_counterpart
+from ganstyle.stages.stats import RECOVERY_COLUMNS
 
 log = logging.getLogger(__name__)
 

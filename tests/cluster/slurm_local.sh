@@ -243,7 +243,7 @@ say "smoke job $smoke COMPLETED, CUDA_VISIBLE_DEVICES=$(cat "$WORK/log/smoke-$sm
 
 # ------------------------------------------------------------------ tiny workflow
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-export GANSTYLE_GPU_LOCK_DIR="$WORK/gpu-locks"   # ganstyle.devices: nothing left in /tmp
+export GANSTYLE_GPU_LOCK_DIR="$WORK/gpu-locks"   # ganstyle.models.devices: nothing left in /tmp
 python - "$REPO" "$WORK" "$IMAGES" $CULTURES <<'PYTHON' || fail "could not build the tiny corpus and config"
 """Tiny corpus (the first images of a few demo cultures) and a config for it."""
 import shutil

@@ -205,9 +205,9 @@ def test_throughput_64px_grey():
 def demo_corpus_splits():
     """The bundled demo corpus as the default workflow sees it: ingested at config.yaml's settings, split."""
     from ganstyle.config import load_config
-    from ganstyle.corpus import build_corpus
-    from ganstyle.ingest import ingest_culture
-    from ganstyle.registry import culture_source, load_registry
+    from ganstyle.config.registry import culture_source, load_registry
+    from ganstyle.stages.corpus import build_corpus
+    from ganstyle.stages.ingest import ingest_culture
 
     config = load_config(REPO / "config.yaml")
     registry = load_registry(REPO / config["cultures"], base=REPO)

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from ganstyle.models import augment  # noqa: E402
+from ganstyle.models import augment
 
 
 def _rng(seed=0):

@@ -1,10 +1,9 @@
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-
-from ganstyle.models import cyclegan, training  # noqa: E402
+from ganstyle.models import cyclegan, training
 
 SETTINGS = {
     "batch_size": 2,

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from gan_settings import tiny_settings
 
-tf = pytest.importorskip("tensorflow")
-
-from ganstyle.models import gan  # noqa: E402
+from ganstyle.models import gan
 
 
 def test_recipe_fills_nulls_and_explicit_values_win():

@@ -1,11 +1,9 @@
 """Linear read-outs beside a critic (ganstyle.models.heads)."""
 
 import numpy as np
-import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from ganstyle.models.heads import LinearHead, quarter_turns  # noqa: E402
+from ganstyle.models.heads import LinearHead, quarter_turns
 
 
 def test_quarter_turns_turn_chunk_j_by_j_quarters():

@@ -2,10 +2,9 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from ganstyle.models import losses  # noqa: E402
+from ganstyle.models import losses
 
 
 def _value(x):

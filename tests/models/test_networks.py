@@ -1,9 +1,8 @@
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from ganstyle.models import networks  # noqa: E402
+from ganstyle.models import networks
 
 SMALL = {"latent_dim": 8, "g_width": 4, "d_width": 4, "max_width": 16}
 

@@ -1,13 +1,12 @@
 import json
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-
-from ganstyle.errors import UserError  # noqa: E402
-from ganstyle.models import training  # noqa: E402
+from ganstyle.errors import UserError
+from ganstyle.models import training
 
 
 def _numbered_images(n):

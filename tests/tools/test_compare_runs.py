@@ -14,8 +14,8 @@ import pytest
 from ganstyle import cli
 from ganstyle import io as gio
 from ganstyle.errors import UserError
-from ganstyle.measures import MEASURES, SPACES
-from ganstyle.stats import RECOVERY_COLUMNS
+from ganstyle.metrics.measures import MEASURES, SPACES
+from ganstyle.stages.stats import RECOVERY_COLUMNS
 from ganstyle.tools import compare_runs
 
 

@@ -13,14 +13,14 @@ from snakemake.logging import logger
 from snakemake.utils import validate
 
 from ganstyle.errors import UserError
-from ganstyle.features import CRITIC_SPACES
+from ganstyle.stages.features import CRITIC_SPACES
 from ganstyle.figures import FAMILIES
-from ganstyle.files import CLUSTERING, GAN_RUN, JOINT_RUN, SIMILARITY, STATS, TRANSFER_RUN
-from ganstyle.joint import critic_file, snapshot_steps
-from ganstyle.leakage import rows_digest
-from ganstyle.measures import measure_label
-from ganstyle.registry import culture_source, load_registry
-from ganstyle.transfer import pair_name, parse_pairs, skipped_pairs_warning
+from ganstyle.io.files import CLUSTERING, GAN_RUN, JOINT_RUN, SIMILARITY, STATS, TRANSFER_RUN
+from ganstyle.stages.joint import critic_file, snapshot_steps
+from ganstyle.stages.leakage import rows_digest
+from ganstyle.metrics.measures import measure_label
+from ganstyle.config.registry import culture_source, load_registry
+from ganstyle.stages.transfer import pair_name, parse_pairs, skipped_pairs_warning
 
 
 def _validate_config():

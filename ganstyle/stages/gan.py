@@ -1,0 +1,261 @@
+"""Stages ``train-gan`` (one GAN per culture and seed) and ``gan-sanity``.
+
+``train-gan`` trains a GAN on a culture's train split, saves the EMA
+generator and the discriminator (the culture's critic, see
+``ganstyle.models.critic``), a fixed-noise sample grid, generated samples, the
+training history and offline quality metrics (KID and Fréchet distance to the
+held-out images in the reference feature space, with bootstrap intervals, and
+a memorisation check).  Training resumes from the newest full-state
+checkpoint in ``--checkpoints``.  The recipes, the training task and
+sampling are model code, in ``ganstyle.models.gan``; this module does the I/O.
+
+``gan-sanity`` checks that each generator imitates its own culture: the KID
+of culture A's samples against every culture's held-out images, which should
+be smallest for A's own.
+
+TensorFlow is imported only inside functions, after ``devices.claim_gpu``
+has picked this job's GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganstyle import io
+from ganstyle.config import add_settings_arguments, section
+from ganstyle.errors import UserError
+from ganstyle.io import files
+from ganstyle.io.files import GAN_RUN
+from ganstyle.io.images import image_grid
+from ganstyle.models.devices import single_threaded_blas
+from ganstyle.models.gan import TRAINING_KEYS, GANTask, fixed_noise, generate_images, initial_models, resolve_settings
+from ganstyle.stages.corpus import load_splits
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- quality metrics (no I/O)
+
+
+def _flat(images):
+    """Pixels as [0, 1] float rows, for nearest neighbours in pixel space."""
+    return images.reshape(len(images), -1).astype(np.float64) / 255.0
+
+
+def quality_metrics(generated: np.ndarray, train: np.ndarray, heldout: np.ndarray, n_boot: int, seed: int) -> dict:
+    """KID and FD of generated vs held-out images in the reference feature space
+    (bootstrap intervals), and memorisation in reference-feature and pixel space."""
+    from ganstyle.metrics.distances import bootstrap, frechet_distance, kid, memorisation
+    from ganstyle.metrics.reference import REFERENCE_VERSION, reference_features
+
+    with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
+        warnings.simplefilter("always")
+        f_gen, f_train, f_held = (reference_features(x) for x in (generated, train, heldout))
+        kid_value = bootstrap(lambda a, b: kid(a, b, seed=seed), f_gen, f_held, n_boot=n_boot, seed=seed)
+        # FD is biased upwards under resampling: the basic bootstrap corrects for that
+        fd_value = bootstrap(frechet_distance, f_gen, f_held, n_boot=n_boot, seed=seed, method="basic")
+        memorisation_reference = memorisation(f_gen, f_train, f_held)
+        memorisation_pixels = memorisation(_flat(generated), _flat(train), _flat(heldout))
+    notes = sorted({str(w.message) for w in caught})
+    for note in notes:
+        log.warning("%s", note)
+    return {
+        "reference_version": REFERENCE_VERSION,
+        "reference_dim": int(f_gen.shape[1]),
+        "kid": dict(zip(("value", "ci_low", "ci_high"), kid_value)),
+        "fd": dict(zip(("value", "ci_low", "ci_high"), fd_value)),
+        "kid_ci_method": "percentile bootstrap",
+        "fd_ci_method": "basic bootstrap",
+        "n_boot": n_boot,
+        "n_generated": len(generated),
+        "n_train": len(train),
+        "n_heldout": len(heldout),
+        "memorisation_reference": memorisation_reference,
+        "memorisation_pixels": memorisation_pixels,
+        "warnings": notes,
+    }
+
+
+# ---------------------------------------------------------------- stage train-gan
+
+
+def _fingerprint(settings: dict, culture: str, seed: int, train_images: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    keys = (*TRAINING_KEYS, *(["rotation_head"] if settings.get("rotation_head") else []))  # off: the old fingerprint
+    digest.update(json.dumps({k: settings[k] for k in keys}, sort_keys=True).encode())
+    digest.update(f"{culture}\0{seed}\0{train_images.shape}".encode())
+    digest.update(np.ascontiguousarray(train_images).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def train_gan(
+    corpus_path: Path, culture: str, seeds: list[int], out: Path, checkpoints: Path, settings: dict, threads: int | None, progress: bool = True
+) -> list[dict]:
+    """Train one culture's GAN for every seed and save every output (``out/seed<seed>/``);
+    returns the metrics.json contents.  The seeds share one traced training step."""
+    from ganstyle.models import devices
+
+    devices.claim_gpu()
+    from ganstyle.models import networks, training
+
+    settings = resolve_settings(settings)
+    training.configure_tensorflow(threads, seeds[0], deterministic=settings["deterministic"])
+    precision = training.configure_precision(settings["mixed_precision"])
+    train_images, heldout_images = load_splits(corpus_path, needs="a GAN", measures="metrics")
+    resolution, channels = train_images.shape[1], train_images.shape[3]
+    if train_images.shape[1] != train_images.shape[2] or resolution not in networks.RESOLUTIONS:
+        raise UserError(f"{corpus_path}: images are {train_images.shape[1]}x{train_images.shape[2]}; a GAN needs square images of {networks.RESOLUTIONS}")
+    log.info(
+        "%s seeds %s: %d train / %d held-out images, %dx%dx%d, %s, precision %s",
+        culture,
+        seeds,
+        len(train_images),
+        len(heldout_images),
+        resolution,
+        resolution,
+        channels,
+        settings["architecture"],
+        precision,
+    )
+    task, results = None, []
+    for seed in seeds:
+        started = time.perf_counter()
+        generator, discriminator = initial_models(settings, resolution, channels, seed)
+        if task is None:
+            task = GANTask(generator, discriminator, settings, seed)
+            run = training.compile_runner(task, settings["jit_compile"])
+        else:
+            task.start_seed(seed, generator, discriminator)
+        checkpointer = training.Checkpointer(checkpoints / f"seed{seed}", task.variables(), _fingerprint(settings, culture, seed, train_images))
+        history = training.train_with_settings(
+            task,
+            lambda start, end, seed=seed: training.step_batches(train_images, settings["batch_size"], seed, start, end),
+            settings,
+            checkpointer,
+            settings["checkpoint_every"],
+            f"{culture} seed{seed}",
+            progress,
+            runner=run,
+        )
+        results.append(save_run(task, history, out / f"seed{seed}", culture, seed, settings, train_images, heldout_images, precision, threads, started))
+    return results
+
+
+def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, train_images, heldout_images, precision: str, threads, started: float) -> dict:
+    """Models, samples, history and quality metrics of one trained (culture, seed)."""
+
+    from ganstyle.models import training
+
+    train_seconds = float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0
+    out.mkdir(parents=True, exist_ok=True)
+    io.save_keras(task.ema_generator, out / GAN_RUN["generator"])
+    io.save_keras(task.discriminator, out / GAN_RUN["discriminator"])
+    noise = fixed_noise(settings["samples"], task.latent_dim, seed)
+    samples = generate_images(task.ema_generator, noise)
+    grid = settings["grid"]
+    io.save_png(out / GAN_RUN["samples_png"], image_grid(samples[: grid * grid], grid))
+    files.save_samples(out / GAN_RUN["samples"], files.Samples(samples, noise))
+    io.write_tsv(out / GAN_RUN["history"], history)
+
+    log.info("saved models and %d samples; computing quality metrics", len(samples))
+    metrics = quality_metrics(samples, train_images, heldout_images, settings["n_boot"], seed)
+    rates = history["images_per_s"].iloc[1:] if len(history) > 1 else history["images_per_s"]
+    metrics.update(
+        {
+            "culture": culture,
+            "seed": seed,
+            "steps": int(settings["steps"]),
+            "train_seconds": train_seconds,
+            "wall_seconds_this_run": time.perf_counter() - started,
+            "images_per_s_median": float(rates.median()) if len(rates) else None,
+            "settings": settings,
+            "resolution": int(train_images.shape[1]),
+            "channels": int(train_images.shape[3]),
+            **training.run_environment(precision, threads),
+        }
+    )
+    io.write_json(out / GAN_RUN["metrics"], metrics)
+    log.info(
+        "%s seed %d: KID %.4g [%.4g, %.4g], FD %.4g, %d steps in %.0f s",
+        culture,
+        seed,
+        *metrics["kid"].values(),
+        metrics["fd"]["value"],
+        settings["steps"],
+        train_seconds,
+    )
+    return metrics
+
+
+# ---------------------------------------------------------------- stage gan-sanity
+
+
+def gan_sanity(
+    samples_paths: list[Path], corpus_paths: list[Path], cultures: list[str], out_long: Path, out_matrix: Path, n_boot: int, seed: int
+) -> pd.DataFrame:
+    from ganstyle.metrics.matrices import kid_table
+    from ganstyle.metrics.reference import reference_features
+    from ganstyle.stages.corpus import load_corpus
+
+    if not (len(samples_paths) == len(corpus_paths) == len(cultures)):
+        raise UserError("gan-sanity: give one --samples and one --corpus per --cultures entry, in the same order")
+    samples, heldout = {}, {}
+    for culture, samples_path, corpus_path in zip(cultures, samples_paths, corpus_paths):
+        generated = files.load_samples(samples_path).images
+        with single_threaded_blas():
+            samples[culture] = reference_features(generated)
+            heldout[culture] = reference_features(load_corpus(corpus_path, split="heldout")[0])
+    table = kid_table(samples, heldout, n_boot, seed)
+    io.write_tsv(out_long, table)
+    matrix = table.pivot(index="generator_culture", columns="heldout_culture", values="kid").loc[cultures, cultures]
+    io.write_tsv(out_matrix, matrix, index=True)
+    failed = sorted(set(table.loc[~table.own_is_smallest, "generator_culture"]))
+    if failed:
+        log.warning("gan-sanity: the KID of these generators is not smallest on their own culture: %s", ", ".join(failed))
+    else:
+        log.info("gan-sanity: every generator is closest to its own culture's held-out images")
+    return table
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _parser(stage: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m ganstyle {stage}", description=__doc__.split("\n\n")[0])
+    add_settings_arguments(parser, "gan")
+    parser.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads (the rule's threads)")
+    if stage == "train-gan":
+        parser.add_argument("--corpus", type=Path, required=True, help="results/corpus/{culture}/images.npz")
+        parser.add_argument("--culture", required=True)
+        parser.add_argument("--seeds", type=int, nargs="+", required=True, help="GAN seeds, trained one after the other")
+        parser.add_argument("--out", type=Path, required=True, help="output folder, results/gan/{culture}: writes seed<seed>/ for every seed")
+        parser.add_argument("--checkpoints", type=Path, required=True, help="checkpoint folder (kept between runs): seed<seed>/ for every seed")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    else:
+        parser.add_argument("--cultures", nargs="+", required=True)
+        parser.add_argument("--samples", type=Path, nargs="+", required=True, help="samples.npz of each culture's first seed")
+        parser.add_argument("--corpus", type=Path, nargs="+", required=True, help="images.npz of each culture's corpus")
+        parser.add_argument("--out-long", type=Path, required=True)
+        parser.add_argument("--out-matrix", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None, stage: str = "train-gan") -> int:
+    args = _parser(stage).parse_args(argv)
+    settings = section("gan", args.settings, args.config_path)
+    if stage == "train-gan":
+        train_gan(args.corpus, args.culture, args.seeds, args.out, args.checkpoints, settings, args.threads, progress=not args.no_progress)
+    elif stage == "gan-sanity":
+        gan_sanity(args.samples, args.corpus, args.cultures, args.out_long, args.out_matrix, settings["sanity_n_boot"], settings["seeds"][0])
+    else:
+        raise UserError(f"ganstyle.stages.gan has no stage {stage!r}")
+    return 0

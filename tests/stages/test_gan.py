@@ -1,0 +1,228 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from gan_settings import TINY, make_corpus
+
+from ganstyle.config import REPO_ROOT
+from ganstyle.io import files
+from ganstyle.models import gan as models_gan
+from ganstyle.stages import gan
+
+# ---------------------------------------------------------------- metrics and sanity (no TF)
+
+
+def test_quality_metrics_kid_matches_an_independent_float64_computation():
+    from ganstyle.metrics.reference import reference_features
+
+    rng = np.random.default_rng(0)
+    generated = rng.integers(0, 256, (12, 32, 32, 1), dtype=np.uint8)
+    train = rng.integers(0, 256, (10, 32, 32, 1), dtype=np.uint8)
+    heldout = rng.integers(0, 200, (9, 32, 32, 1), dtype=np.uint8)
+    metrics = gan.quality_metrics(generated, train, heldout, n_boot=5, seed=0)
+    x, y = reference_features(generated).astype(np.float64), reference_features(heldout).astype(np.float64)
+    d = x.shape[1]
+    k = lambda a, b: (a @ b.T / d + 1.0) ** 3  # noqa: E731
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    m, n = len(x), len(y)
+    mmd2 = (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
+    assert metrics["kid"]["value"] == pytest.approx(mmd2, rel=1e-5)
+    assert metrics["kid"]["ci_low"] <= metrics["kid"]["ci_high"]
+    assert metrics["memorisation_pixels"]["n_generated"] == 12
+    assert metrics["n_heldout"] == 9
+
+
+def test_memorised_training_images_are_flagged():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (20, 32, 32, 1), dtype=np.uint8)
+    heldout = rng.integers(0, 256, (10, 32, 32, 1), dtype=np.uint8)
+    copies = train[:10].copy()
+    metrics = gan.quality_metrics(copies, train, heldout, n_boot=2, seed=0)
+    assert metrics["memorisation_pixels"]["median_nn_generated_train"] == 0.0
+    assert metrics["memorisation_pixels"]["frac_generated_below_heldout_p05"] == 1.0
+
+
+def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
+    paths = {}
+    for i, (culture, tone) in enumerate({"light": 240, "dark": 60}.items()):
+        corpus = make_corpus(tmp_path / "corpus" / culture / "images.npz", seed=i, tone=tone)
+        heldout_like = np.load(corpus)["images"][:12]
+        files.save_samples(tmp_path / f"{culture}_samples.npz", files.Samples(heldout_like, np.zeros((len(heldout_like), 8), np.float32)))
+        paths[culture] = (tmp_path / f"{culture}_samples.npz", corpus)
+    long_path, matrix_path = tmp_path / "sanity_kid.tsv", tmp_path / "sanity_kid_matrix.tsv"
+    argv = [
+        "--cultures",
+        "light",
+        "dark",
+        "--samples",
+        *[str(p[0]) for p in paths.values()],
+        "--corpus",
+        *[str(p[1]) for p in paths.values()],
+        "--out-long",
+        str(long_path),
+        "--out-matrix",
+        str(matrix_path),
+        "--settings",
+        json.dumps({"sanity_n_boot": 5}),
+    ]
+    assert gan.main(argv, stage="gan-sanity") == 0
+    table = pd.read_csv(long_path, sep="\t")
+    assert list(table.columns[:5]) == ["generator_culture", "heldout_culture", "kid", "ci_low", "ci_high"]
+    assert table["own_is_smallest"].all()
+    matrix = pd.read_csv(matrix_path, sep="\t", index_col=0)
+    assert list(matrix.index) == ["light", "dark"] and list(matrix.columns) == ["light", "dark"]
+
+
+# ---------------------------------------------------------------- the stage, end to end
+
+
+def _train_argv(tmp_path, corpus, name, seeds=("0",), **overrides):
+    """(output folder of the first seed, its checkpoint folder, argv)."""
+    out, checkpoints = tmp_path / name / "out", tmp_path / name / "ckpt"
+    return (
+        out / f"seed{seeds[0]}",
+        checkpoints / f"seed{seeds[0]}",
+        [
+            "--corpus",
+            str(corpus),
+            "--culture",
+            "tiny",
+            "--seeds",
+            *seeds,
+            "--out",
+            str(out),
+            "--checkpoints",
+            str(checkpoints),
+            "--settings",
+            json.dumps({**TINY, **overrides}),
+            "--threads",
+            "1",
+            "--no-progress",
+        ],
+    )
+
+
+def _weights(path):
+    from ganstyle.models.critic import load_critic
+
+    model = load_critic(path) if path.name == "discriminator.keras" else keras.saving.load_model(path, compile=False)
+    return [np.asarray(w) for w in model.weights]
+
+
+def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
+    corpus = make_corpus(tmp_path / "corpus" / "images.npz")
+    out, checkpoints, argv = _train_argv(tmp_path, corpus, "run")
+    assert gan.main(argv, stage="train-gan") == 0
+    for name in ("generator.keras", "discriminator.keras", "samples.png", "samples.npz", "history.tsv", "metrics.json"):
+        assert (out / name).is_file(), name
+    history = pd.read_csv(out / "history.tsv", sep="\t")
+    assert history["step"].tolist() == [2, 4, 6]
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "elapsed_s"} <= set(history.columns)
+    with np.load(out / "samples.npz") as samples:
+        assert samples["images"].shape == (16, 32, 32, 1) and samples["images"].dtype == np.uint8
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("kid", "fd", "memorisation_reference", "memorisation_pixels", "reference_version", "steps", "train_seconds", "settings"):
+        assert key in metrics, key
+    assert metrics["steps"] == 6 and metrics["settings"]["loss"] == models_gan.RECIPES["default"]["loss"]
+    # the critic API on the saved discriminator
+    from ganstyle.models.critic import critic_outputs, load_critic
+
+    features, logits = critic_outputs(load_critic(out / "discriminator.keras"), np.load(corpus)["images"][:3])
+    assert features.shape[0] == 3 and logits.shape == (3, 1)
+    # a finished run keeps its last checkpoint only
+    assert [p.name for p in checkpoints.iterdir() if p.suffix == ".npz"] == ["ckpt-000000006.npz"]
+
+    # same seed, same weights (op determinism on CPU); a second run resumes nothing, it retrains
+    out2, _, argv2 = _train_argv(tmp_path, corpus, "again")
+    assert gan.main(argv2, stage="train-gan") == 0
+    for name in ("generator.keras", "discriminator.keras"):
+        for a, b in zip(_weights(out / name), _weights(out2 / name)):
+            np.testing.assert_array_equal(a, b)
+    # another seed, other weights
+    out3, _, argv3 = _train_argv(tmp_path, corpus, "seed1", seeds=("1",))
+    assert gan.main(argv3, stage="train-gan") == 0
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(out / "generator.keras"), _weights(out3 / "generator.keras")))
+
+    # both seeds in one process (one traced step, reset between seeds): the same weights as one run per seed
+    out_both, _, argv_both = _train_argv(tmp_path, corpus, "both", seeds=("0", "1"))
+    assert gan.main(argv_both, stage="train-gan") == 0
+    for single, seed in ((out, "seed0"), (out3, "seed1")):
+        for name in ("generator.keras", "discriminator.keras"):
+            for a, b in zip(_weights(single / name), _weights(out_both.parent / seed / name)):
+                np.testing.assert_array_equal(a, b, err_msg=f"{seed} {name}")
+
+
+def test_bf16_training_is_deterministic_and_keeps_float32_outputs(tmp_path):
+    # mixed_precision true: bf16 compute (emulated on CPUs without AVX512_BF16), float32 weights and outputs
+    from ganstyle.models.critic import critic_outputs, load_critic
+
+    corpus = make_corpus(tmp_path / "images.npz")
+    try:
+        runs = []
+        for name in ("bf16_a", "bf16_b"):
+            out, _, argv = _train_argv(tmp_path, corpus, name, mixed_precision=True)
+            assert gan.main(argv, stage="train-gan") == 0
+            runs.append(out)
+        assert json.loads((runs[0] / "metrics.json").read_text())["precision"] == "mixed_bfloat16"
+        for name in ("generator.keras", "discriminator.keras"):
+            for a, b in zip(_weights(runs[0] / name), _weights(runs[1] / name)):
+                assert a.dtype == np.float32
+                np.testing.assert_array_equal(a, b)
+        features, logits = critic_outputs(load_critic(runs[0] / "discriminator.keras"), np.load(corpus)["images"][:3])
+        assert features.dtype == np.float32 and logits.dtype == np.float32 and np.isfinite(features).all()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_train_gan_rejects_a_corpus_without_heldout_images(tmp_path):
+    from ganstyle.errors import UserError
+
+    path = tmp_path / "images.npz"
+    np.savez(path, images=np.zeros((8, 32, 32, 1), np.uint8), ids=np.arange(8).astype(str), split=np.array(["train"] * 8))
+    _, _, argv = _train_argv(tmp_path, path, "bad")
+    with pytest.raises(UserError, match="held-out"):
+        gan.main(argv, stage="train-gan")
+
+
+def _cli(argv, **kwargs):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganstyle", "train-gan", *argv], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+
+
+def test_killed_training_resumes_to_the_same_weights(tmp_path):
+    """SIGKILL after a checkpoint, start again: same final weights as a run never interrupted."""
+    corpus = make_corpus(tmp_path / "corpus" / "images.npz")
+    settings = {"steps": 400, "checkpoint_every": 40, "log_every": 40}
+    straight_out, _, straight_argv = _train_argv(tmp_path, corpus, "straight", **settings)
+    killed_out, killed_ckpt, killed_argv = _train_argv(tmp_path, corpus, "killed", **settings)
+    straight = _cli(straight_argv)
+    victim = _cli(killed_argv)
+    deadline = time.monotonic() + 120
+    while not any(killed_ckpt.glob("ckpt-*.npz")):
+        assert victim.poll() is None, "the run ended before writing a checkpoint: " + victim.stderr.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (killed_out / "generator.keras").exists(), "the run finished before it was killed; raise steps"
+    resumed = _cli(killed_argv)
+    _, resumed_log = resumed.communicate(timeout=300)
+    _, straight_log = straight.communicate(timeout=300)
+    assert resumed.returncode == 0, resumed_log[-2000:]
+    assert straight.returncode == 0, straight_log[-2000:]
+    assert "resumed from" in resumed_log
+    for name in ("generator.keras", "discriminator.keras"):
+        for a, b in zip(_weights(straight_out / name), _weights(killed_out / name)):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    straight_history = pd.read_csv(straight_out / "history.tsv", sep="\t")
+    resumed_history = pd.read_csv(killed_out / "history.tsv", sep="\t")
+    pd.testing.assert_frame_equal(straight_history[["step", "d_loss", "g_loss"]], resumed_history[["step", "d_loss", "g_loss"]])
