@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None, stage: str = "train-gan") -> int:
         recipe = GANRecipe.from_section(settings)
         train_gan(args.corpus, args.culture, args.seeds, args.out, args.checkpoints, recipe, args.threads, progress=not args.no_progress)
     elif stage == "gan-sanity":
-        gan_sanity(args.samples, args.corpus, args.cultures, args.out_long, args.out_matrix, recipe.sanity_n_boot, recipe.seeds[0])
+        gan_sanity(args.samples, args.corpus, args.cultures, args.out_long, args.out_matrix, settings["sanity_n_boot"], settings["seeds"][0])
     else:
         raise UserError(f"ganstyle.stages.gan has no stage {stage!r}")
     return 0
