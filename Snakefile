@@ -5,7 +5,9 @@
 #                   (train / held-out) by content hash; images shared by two cultures are dropped.
 #   2. gan        - one GAN per culture (and seed); its discriminator becomes the culture's critic;
 #                   and one joint critic: a class-conditional GAN over all cultures (per seed).
-#   3. transfer   - CycleGAN between pairs of cultures: how far must an image move to pass as the other?
+#   2c. judge     - a culture classifier of real images (not a GAN): are the generated images recognisably their culture?
+#   3. transfer   - one translator per joint GAN (an encoder inverting its generator) serves every pair of cultures:
+#                   how far must an image move to pass as another culture's?
 #   4. features   - every culture's held-out images through every critic and its untrained control,
 #                   and through a non-GAN reference extractor.
 #   5. similarity - culture x culture distances with bootstrap intervals and split-half noise floors.
@@ -31,6 +33,7 @@ include: "workflow/rules/leakage.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/gan.smk"
 include: "workflow/rules/joint.smk"
+include: "workflow/rules/judge.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/similarity.smk"
@@ -45,6 +48,7 @@ rule all:
         all_corpora,
         gan_targets(),
         transfer_targets(),
+        judge_targets(),
         analysis_targets(),
         figure_targets(),
 

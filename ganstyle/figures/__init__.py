@@ -4,7 +4,8 @@ One module per kind of figure, each holding its families' ``*_data`` (the table 
 as the TSV), ``plot_*`` (draws exactly that table) and ``draw_*`` (reads the inputs, writes the
 files) functions and one ``Family`` record per family (``family.py``):
 
-- ``images``: corpus, training, transfer
+- ``images``: corpus, training, translations
+- ``quality``: judge
 - ``matrices``: heatmaps, critic-auc, dendrograms
 - ``maps``: mds, neighbours
 - ``statistics``: mantel, summary, group-recovery, seed-stability
@@ -18,13 +19,14 @@ Adding a figure: docs/architecture.md.
 
 from __future__ import annotations
 
-from ganstyle.figures.images import CORPUS, TRAINING, TRANSFER
+from ganstyle.figures.images import CORPUS, TRAINING, TRANSLATIONS
 from ganstyle.figures.maps import MDS, NEIGHBOURS
 from ganstyle.figures.matrices import CRITIC_AUC, DENDROGRAMS, HEATMAPS
+from ganstyle.figures.quality import JUDGE_FIGURE
 from ganstyle.figures.statistics import GROUP_RECOVERY, MANTEL, SEED_STABILITY, SUMMARY
 from ganstyle.metrics.measures import drawn_per_measure, measure_label
 
 # in the order of `python -m ganstyle figures --help`
-FAMILIES = (CORPUS, TRAINING, TRANSFER, HEATMAPS, CRITIC_AUC, DENDROGRAMS, MDS, NEIGHBOURS, MANTEL, SUMMARY, GROUP_RECOVERY, SEED_STABILITY)
+FAMILIES = (CORPUS, TRAINING, JUDGE_FIGURE, TRANSLATIONS, HEATMAPS, CRITIC_AUC, DENDROGRAMS, MDS, NEIGHBOURS, MANTEL, SUMMARY, GROUP_RECOVERY, SEED_STABILITY)
 
 __all__ = ["FAMILIES", "drawn_per_measure", "measure_label"]

@@ -1,5 +1,5 @@
 """Image figures: example images of every culture (``corpus``), one culture's real vs generated
-images and training curves (``training``), and the source x target translation grid (``transfer``)."""
+images and training curves (``training``), and held-out images translated into every culture (``translations``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ganstyle.errors import UserError
 from ganstyle.figures import style
 from ganstyle.figures.family import Family, Option, Output
 from ganstyle.figures.shared import Display, display_of_missing, read_table, with_display, write_figure
-from ganstyle.io.files import TransferExamples, load_samples, load_transfer_examples
+from ganstyle.io.files import Translations, load_samples, load_translations
 from ganstyle.io.images import image_grid
 
 # --------------------------------------------------------------------------- tiles
@@ -253,99 +253,75 @@ TRAINING = Family(
 )  # fmt: skip
 
 
-# --------------------------------------------------------------------------- transfer
+# --------------------------------------------------------------------------- translations
 
 
-TRANSFER_EXAMPLES = 3  # per cell: source images on top, their translations below
-
-
-def transfer_grid_data(pairs: Sequence[tuple[str, str]], paths: Sequence[str], display: Display, order: Sequence[str]) -> pd.DataFrame:
-    """One row per translation direction (both of every pair): its cell (row = source, column =
-    target) and where its examples are (``examples.npz`` of the pair, ``source_a``/``a_to_b`` keys)."""
-    involved = [c for c in order if any(c in pair for pair in pairs)]
-    position = {c: i for i, c in enumerate(involved)}
+def translations_data(translations: Translations, display: Display, order: Sequence[str], per_culture: int) -> pd.DataFrame:
+    """One row per shown source image and target culture: which held-out image (its row in
+    ``translations.npz``), its culture, the target culture and the image's cycle error there."""
     rows = []
-    for (a, b), path in zip(pairs, paths):
-        for source, target, source_key, translated_key in [(a, b, "source_a", "a_to_b"), (b, a, "source_b", "b_to_a")]:
-            rows.append(
-                {
-                    "source": source,
-                    "target": target,
-                    "row": position[source],
-                    "column": position[target],
-                    "examples": str(path),
-                    "source_key": source_key,
-                    "translated_key": translated_key,
-                }
-            )
-    table = pd.DataFrame(rows, columns=["source", "target", "row", "column", "examples", "source_key", "translated_key"])
-    table = with_display(with_display(table, display, "source", "_source"), display, "target", "_target")
-    return table.sort_values(["row", "column"], ignore_index=True)
+    for source in order:
+        k = list(translations.cultures).index(source)
+        picked = np.flatnonzero(translations.source_culture == k)[:per_culture]
+        for index in picked:
+            for target in order:
+                t = list(translations.cultures).index(target)
+                rows.append(
+                    {
+                        "source": source,
+                        "image": str(translations.source_ids[index]),
+                        "row": int(index),
+                        "target": target,
+                        "cycle_error": float(translations.cycle_error[t, index]),
+                    }
+                )
+    table = pd.DataFrame(rows, columns=["source", "image", "row", "target", "cycle_error"])
+    return with_display(with_display(table, display, "source", "_source"), display, "target", "_target")
 
 
-def transfer_cell(examples: TransferExamples | dict[str, np.ndarray], source_key: str, translated_key: str, count: int = TRANSFER_EXAMPLES) -> np.ndarray:
-    """Source images (top row) over their translations (bottom row), as one image."""
-    source, translated = examples[source_key][:count], examples[translated_key][:count]
-    return image_grid(np.concatenate([source, translated]), len(source), gap=3, fill=GAP_GREY)
-
-
-def plot_transfer_grid(table: pd.DataFrame, cells: dict[int, np.ndarray]) -> object:
-    """K x K cells: in row source, column target, held-out source images over their translation."""
+def plot_translations(table: pd.DataFrame, translations: Translations, display: Display) -> object:
+    """Rows: held-out images; first column: the image; then its translation into each culture
+    (on the diagonal: its reconstruction as its own culture)."""
     import matplotlib.pyplot as plt
 
-    names = {**dict(zip(table["row"], table["label_source"])), **dict(zip(table["column"], table["label_target"]))}
-    k = max(names) + 1
-    width = style.DOUBLE_COLUMN if k > 3 else style.SINGLE_COLUMN
-    left, top, gap, right = 0.95, 0.45, 0.06, 0.05  # inches: row labels, column labels, between cells, margin
-    cell_w = (width - left - right) / k - gap
-    aspect = max((image.shape[0] / image.shape[1] for image in cells.values()), default=1.0)
-    cell_h = cell_w * aspect
-    height = top + k * (cell_h + gap) + 0.05
-    fig = plt.figure(figsize=(width, height))
-    for i in range(k):
-        for j in range(k):
-            x0, y0 = left + j * (cell_w + gap), height - top - (i + 1) * (cell_h + gap) + gap
-            ax = fig.add_axes([x0 / width, y0 / height, cell_w / width, cell_h / height])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.spines[:].set_visible(False)
-            ax.set_facecolor("white" if i == j else "0.95")  # grey: pair not translated
-            if i == j:
-                ax.text(0.5, 0.5, "—", ha="center", va="center", color="0.6", transform=ax.transAxes)
-            if j == 0:
-                fig.text((x0 - 0.06) / width, (y0 + cell_h / 2) / height, names[i], ha="right", va="center")
-            if i == 0:
-                fig.text((x0 + cell_w / 2) / width, (height - top + 0.04) / height, names[j], ha="center", va="bottom")
-            cell = table.index[(table["row"] == i) & (table["column"] == j)]
-            if len(cell):
-                _show_image(ax, cells[cell[0]], frame=True)
-    fig.text(
-        (left + (width - left) / 2) / width,
-        (height - 0.02) / height,
-        "target culture (each cell: held-out source images, their translation below)",
-        ha="center",
-        va="top",
-        fontweight="bold",
-    )
-    fig.text(0.02 / width, (height - top) / 2 / height, "source culture", ha="left", va="center", rotation=90, fontweight="bold")
+    targets = list(dict.fromkeys(table["target"]))
+    images = list(dict.fromkeys(zip(table["source"], table["row"])))
+    culture_index = {c: i for i, c in enumerate(translations.cultures)}
+    width = style.DOUBLE_COLUMN
+    left, top, gap = 0.8, 0.55, 0.03
+    cell = (width - left - 0.05) / (len(targets) + 1) - gap
+    height = top + len(images) * (cell + gap) + 0.05
+    fig = plt.figure(figsize=(width, min(style.MAX_HEIGHT, height)))
+    height = fig.get_size_inches()[1]
+    cell = min(cell, (height - top - 0.05) / len(images) - gap)
+    for r, (source, index) in enumerate(images):
+        y0 = height - top - (r + 1) * (cell + gap) + gap
+        shown = [translations.sources[index]] + [translations.translated[culture_index[t], index] for t in targets]
+        for c, image in enumerate(shown):
+            x0 = left + c * (cell + gap) + (0.08 if c else 0.0)
+            ax = fig.add_axes([x0 / width, y0 / height, cell / width, cell / height])
+            _show_image(ax, image, frame=c > 0 and targets[c - 1] == source)
+            if r == 0:
+                fig.text((x0 + cell / 2) / width, (height - top + 0.04) / height, "source" if c == 0 else display.label(targets[c - 1]),
+                         ha="center", va="bottom", rotation=90 if c else 0, fontsize="small")  # fmt: skip
+        if r == 0 or images[r - 1][0] != source:
+            fig.text((left - 0.06) / width, (y0 + cell / 2) / height, display.label(source), ha="right", va="center", color=display.colour(source))
+    fig.suptitle("Held-out images translated into every culture (framed: reconstruction as its own culture)", y=0.995)
     return fig
 
 
-def draw_transfer(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
-    if len(args.pairs) != len(args.examples):
-        raise UserError("--pairs and --examples must list the same number of entries")
-    from ganstyle.stages.transfer import split_pair
-
-    pairs = [split_pair(pair, list(display.info.index)) for pair in args.pairs]
-    order = [c for c in display.info.index if any(c in p for p in pairs)] + sorted({c for p in pairs for c in p} - set(display.info.index))
-    table = transfer_grid_data(pairs, args.examples, display_of_missing(display, order), order)
-    examples = {path: load_transfer_examples(path) for path in dict.fromkeys(table["examples"])}
-    cells = {i: transfer_cell(examples[row.examples], row.source_key, row.translated_key) for i, row in table.iterrows()}
-    write_figure(plot_transfer_grid(table, cells), args.out, table, settings)
+def draw_translations(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
+    translations = load_translations(args.translations)
+    order = [c for c in display.info.index if c in set(translations.cultures)]
+    table = translations_data(translations, display_of_missing(display, order), order, args.per_culture)
+    write_figure(plot_translations(table, translations, display_of_missing(display, order)), args.out, table, settings)
 
 
-TRANSFER = Family(
-    "transfer", "source x target grid of example translations", draw=draw_transfer, only_with="transfer pairs",
-    options=(Option("--pairs", "a__b pairs (both directions are shown)", nargs="+"), Option("--examples", "results/transfer/{pair}/examples.npz, one per pair", nargs="+")),
-    outputs=(Output("transfer/translations", "transfer_grid.rst", "Transfer"),),
+TRANSLATIONS = Family(
+    "translations", "held-out images of every culture translated into every culture", draw=draw_translations, only_with="translators",
+    options=(
+        Option("--translations", "results/transfer/seed{seed}/translations.npz of the first GAN seed"),
+        Option("--per-culture", "held-out images shown per culture", type=int, default=1),
+    ),
+    outputs=(Output("transfer/translations", "transfer_translations.rst", "Transfer"),),
 )  # fmt: skip

@@ -67,16 +67,28 @@ JOINT_RUN = StageFiles(
         "metrics": "metrics.json",
     },
 )
-# one CycleGAN pair: results/transfer/{a}__{b}/
-TRANSFER_RUN = StageFiles(
-    "transfer/{pair}",
+# one translator (of one joint-GAN seed): results/transfer/seed{seed}/
+TRANSLATOR_RUN = StageFiles(
+    "transfer/seed{seed}",
     {
-        "generator_ab": "G_ab.keras",
-        "generator_ba": "G_ba.keras",
-        "grid": "grid.png",
-        "examples": "examples.npz",
+        "encoder": "encoder.keras",
+        "translations": "translations.npz",
         "history": "history.tsv",
         "metrics": "metrics.tsv",
+    },
+)
+# the judge: a culture classifier of real images (results/judge/); judge-score writes <kind>.tsv beside
+JUDGE = StageFiles(
+    "judge",
+    {
+        "model": "judge.keras",
+        "real": "real.tsv",
+        "confusion": "confusion.tsv",
+        "history": "history.tsv",
+        "metrics": "metrics.json",
+        "gan_samples": "gan_samples.tsv",
+        "joint_samples": "joint_samples.tsv",
+        "translations": "translations.tsv",
     },
 )
 SIMILARITY = StageFiles(
@@ -286,28 +298,36 @@ def load_samples(path: str | Path) -> Samples:
         return Samples(data["images"], data["noise"], data["culture"].astype(str) if "culture" in data.files else None)
 
 
-# --------------------------------------------------------------------------- transfer examples (train_transfer -> figures)
-
-TRANSFER_EXAMPLE_ARRAYS = ("source_a", "a_to_b", "source_b", "b_to_a")
+# --------------------------------------------------------------------------- translations (train_translator -> judge, figures)
 
 
 @dataclass
-class TransferExamples:
-    """``examples.npz`` of a CycleGAN pair: held-out images of both cultures and their translations (uint8)."""
+class Translations:
+    """``translations.npz``: held-out images of every culture, each translated into every culture.
 
-    source_a: np.ndarray
-    a_to_b: np.ndarray
-    source_b: np.ndarray
-    b_to_a: np.ndarray
+    ``translated[k, i]`` is source image ``i`` made to look like culture ``k`` (for its own culture:
+    its reconstruction); ``cycle_error[k, i]`` the mean absolute grey-level difference between
+    image ``i`` and its round trip through culture ``k`` and back.
+    """
 
-    def __getitem__(self, key: str) -> np.ndarray:
-        return getattr(self, key)
+    cultures: np.ndarray  # (K,) culture names, the index of translated's first axis
+    sources: np.ndarray  # (N, H, W, C) uint8 held-out images
+    source_culture: np.ndarray  # (N,) int index into cultures
+    source_ids: np.ndarray  # (N,) image ids
+    translated: np.ndarray  # (K, N, H, W, C) uint8
+    cycle_error: np.ndarray  # (K, N) float32, grey levels
 
 
-def save_transfer_examples(path: str | Path, e: TransferExamples) -> None:
-    io.write_npz(path, **{key: e[key] for key in TRANSFER_EXAMPLE_ARRAYS})
+TRANSLATION_ARRAYS = ("cultures", "sources", "source_culture", "source_ids", "translated", "cycle_error")
 
 
-def load_transfer_examples(path: str | Path) -> TransferExamples:
-    with _open(path, "transfer examples", "train_transfer", set(TRANSFER_EXAMPLE_ARRAYS)) as data:
-        return TransferExamples(*(data[key] for key in TRANSFER_EXAMPLE_ARRAYS))
+def save_translations(path: str | Path, t: Translations) -> None:
+    io.write_npz(path, **{key: getattr(t, key) for key in TRANSLATION_ARRAYS})
+
+
+def load_translations(path: str | Path) -> Translations:
+    with _open(path, "translations", "train_translator", set(TRANSLATION_ARRAYS)) as data:
+        arrays = {key: data[key] for key in TRANSLATION_ARRAYS}
+    arrays["cultures"] = arrays["cultures"].astype(str)
+    arrays["source_ids"] = arrays["source_ids"].astype(str)
+    return Translations(**arrays)

@@ -18,19 +18,24 @@ import numpy as np
 from ganstyle.errors import UserError
 
 
-def load_critic(path):
-    """Load a discriminator saved by ``train-gan`` (custom layers registered)."""
+def load_model(path, what: str):
+    """Load a Keras model saved by a ganstyle stage (custom layers registered); ``what`` names it in errors."""
     import keras
 
     import ganstyle.models.networks  # noqa: F401  (registers SpectralConv2D / SpectralDense)
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"critic model not found: {path}")
+        raise UserError(f"{what} model not found: {path}")
     try:
-        model = keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False)
     except (ValueError, OSError, TypeError) as err:
-        raise UserError(f"{path}: cannot load the critic model: {err}") from err
+        raise UserError(f"{path}: cannot load the {what} model: {err}") from err
+
+
+def load_critic(path):
+    """Load a discriminator saved by ``train-gan`` or ``train-joint`` and check it is a critic."""
+    model = load_model(path, "critic")
     if not isinstance(model.outputs, list) or len(model.outputs) != 2:
         raise UserError(f"{path}: a critic must have two outputs [logit, features], this model has {len(model.outputs)}")
     return model

@@ -68,6 +68,7 @@ class GANTask(AdversarialTask):
         self.rotated_images = max(4, self.batch_size // 8 * 4)
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.conditional = len(generator.inputs) > 1
+        self.n_classes = int(generator.inputs[1].shape[-1]) if self.conditional else 1
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.set_up_players(recipe.learning_rate_g, recipe.learning_rate_d, generator.trainable_variables, discriminator.trainable_variables, seed)
@@ -144,7 +145,8 @@ class GANTask(AdversarialTask):
         real = to_float_tensor(real_uint8)
         noise = self.noise_rng.normal([tf.shape(real)[0], self.latent_dim])
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake = tf.cast(self.generator([noise, cultures] if self.conditional else noise, training=True), tf.float32)
+            inputs = [noise, tf.one_hot(cultures, self.n_classes)] if self.conditional else noise
+            fake = tf.cast(self.generator(inputs, training=True), tf.float32)
             # real and fake go through D separately: G's gradient then only flows
             # back through the fake half (a joint pass would also backpropagate
             # through the real half, ~10% more work)
@@ -233,8 +235,11 @@ def fixed_noise(count: int, latent_dim: int, seed: int) -> np.ndarray:
 
 
 def generate_images(generator, noise: np.ndarray, cultures: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
-    """uint8 NHWC images from ``noise`` (and culture indices for a conditional generator;
-    inference mode: BN uses its running statistics)."""
+    """uint8 NHWC images from ``noise`` (inference mode: BN uses its running statistics).
+
+    A conditional generator also takes ``cultures``: culture indices (N,), or culture weights
+    (N, K) whose rows mix cultures (one-hot rows are the indices' images).
+    """
     import tensorflow as tf
 
     from ganstyle.models.pixels import to_uint8_tensor
@@ -243,8 +248,14 @@ def generate_images(generator, noise: np.ndarray, cultures: np.ndarray | None = 
     def forward(inputs):
         return to_uint8_tensor(tf.cast(generator(inputs, training=False), tf.float32))
 
+    weights = None
+    if cultures is not None:
+        cultures = np.asarray(cultures)
+        n_classes = int(generator.inputs[1].shape[-1])
+        weights = np.eye(n_classes, dtype=np.float32)[cultures.astype(int)] if cultures.ndim == 1 else cultures.astype(np.float32)
+
     def batch(i):
         z = tf.constant(noise[i : i + batch_size])
-        return z if cultures is None else [z, tf.constant(np.asarray(cultures[i : i + batch_size], np.int32))]
+        return z if weights is None else [z, tf.constant(weights[i : i + batch_size])]
 
     return np.concatenate([forward(batch(i)).numpy() for i in range(0, len(noise), batch_size)])

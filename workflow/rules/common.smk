@@ -15,12 +15,12 @@ from snakemake.utils import validate
 from ganstyle.errors import UserError
 from ganstyle.stages.features import CRITIC_SPACES
 from ganstyle.figures import FAMILIES
-from ganstyle.io.files import CLUSTERING, GAN_RUN, JOINT_RUN, SIMILARITY, STATS, TRANSFER_RUN
+from ganstyle.io.files import CLUSTERING, GAN_RUN, JOINT_RUN, JUDGE, SIMILARITY, STATS, TRANSLATOR_RUN
 from ganstyle.stages.joint import critic_file, snapshot_steps
 from ganstyle.stages.leakage import rows_digest
 from ganstyle.metrics.measures import measure_label
 from ganstyle.config.registry import culture_source, load_registry
-from ganstyle.stages.transfer import pair_name, parse_pairs, skipped_pairs_warning
+from ganstyle.stages.judge import SCORE_KINDS as JUDGE_SCORE_KINDS
 
 
 def _validate_config():
@@ -168,24 +168,40 @@ def joint_targets():
 
 # ---- used by transfer.smk
 
-# the one pair list: (a, b) with a < b; rules, figures and the transfer table all use it
-try:
-    TRANSFER_PAIRS, _skipped_pairs = parse_pairs(config["transfer"]["pairs"], CULTURES)
-except UserError as err:
-    raise WorkflowError(f"invalid config: {err}") from None
-if _skipped_pairs:
-    logger.warning(skipped_pairs_warning(_skipped_pairs, CULTURES))
-
-
-# culture ids may contain '_': only registry names match, so '{a}__{b}' splits one way
-_CULTURE_PATTERN = "|".join(re.escape(c) for c in sorted(CULTURES, key=len, reverse=True))
+# one translator per joint-GAN seed; it needs the joint GAN
+TRANSLATORS = JOINT and config["transfer"]["enabled"]
 
 
 def transfer_targets():
-    """The combined transfer table, or nothing when no pairs are configured."""
-    if not TRANSFER_PAIRS:
-        return []
-    return [rules.transfer_distances.output[0]]
+    """The transfer table of every pair of cultures, or nothing without translators."""
+    return [rules.transfer_distances.output[0]] if TRANSLATORS else []
+
+
+# ---- used by judge.smk
+
+# the judge's training outputs (the score tables are written by judge_score)
+JUDGE_TRAINING = ("model", "real", "confusion", "history", "metrics")
+# what the judge scores in this run: the joint samples and translations only where they exist
+JUDGED_KINDS = [kind for kind in JUDGE_SCORE_KINDS if kind == "gan_samples" or (kind == "joint_samples" and JOINT) or (kind == "translations" and TRANSLATORS)]
+
+
+def judge_score_images(wildcards):
+    """The images the judge scores for one kind: every culture's GAN samples (culture x seed), or one file per seed."""
+    kind = wildcards.kind
+    if kind == "gan_samples":
+        return [GAN_RUN.path(RESULTS, "samples", culture=c, seed=s) for c in CULTURES for s in GAN_SEEDS]
+    if kind == "joint_samples":
+        return [JOINT_RUN.path(RESULTS, "samples", seed=s) for s in GAN_SEEDS]
+    return [TRANSLATOR_RUN.path(RESULTS, "translations", seed=s) for s in GAN_SEEDS]
+
+
+def judge_score_corpora(wildcards):
+    """The corpora, for the real images' diversity beside the joint samples'."""
+    return all_corpora() if wildcards.kind == "joint_samples" else []
+
+
+def judge_targets():
+    return [JUDGE.path(RESULTS, "metrics")] + [f"{RESULTS}/judge/{kind}.tsv" for kind in JUDGED_KINDS]
 
 
 # ---- used by features.smk
@@ -207,13 +223,8 @@ def critic_feature_files():
 
 
 def transfer_distance_input():
-    """Transfer distances are an input only when the pairs cover every pair of cultures: only then
-    are they distance matrices; a partial set (the demo's 6 pairs) stays in transfer_distances.tsv
-    and must not hold the similarity stage (and everything after it) back until transfer ends.
-    """
-    n = len(CULTURES)
-    complete = len(TRANSFER_PAIRS) == n * (n - 1) // 2 and n > 1
-    return [rules.transfer_distances.output[0]] if complete else []
+    """The translators' transfer measures of every pair of cultures (none without translators)."""
+    return [rules.transfer_distances.output[0]] if TRANSLATORS else []
 
 
 # ---- used by stats.smk
@@ -251,15 +262,11 @@ def figure_files(stem):
     return [f"{stem}.{fmt}" for fmt in FIGURE_FORMATS if fmt != "png"] + [f"{stem}.tsv"]
 
 
-def figure_transfer_pairs():
-    """The transfer pairs as 'a__b', as they were trained (TRANSFER_PAIRS)."""
-    return [pair_name(a, b) for a, b in TRANSFER_PAIRS]
-
-
 # rule all asks for a family with `only_with` only when the run has it
 FIGURE_CONDITIONS = {
     "several GAN seeds": len(GAN_SEEDS) > 1,
-    "transfer pairs": bool(TRANSFER_PAIRS),
+    "translators": TRANSLATORS,
+    "judge of every kind": JUDGED_KINDS == list(JUDGE_SCORE_KINDS),
 }
 _unknown = {f.only_with for f in FAMILIES if f.only_with} - set(FIGURE_CONDITIONS)
 if _unknown:

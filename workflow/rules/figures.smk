@@ -53,25 +53,24 @@ rule figure_training:
         " --histories {input.histories:q} --seeds {params.seeds} --out-samples {params.samples:q} --out-curves {params.curves:q} > {log} 2>&1"
 
 
-rule figure_transfer:
-    """Source x target grid of example translations (only with transfer pairs configured)."""
+rule figure_translations:
+    """Held-out images of every culture translated into every culture (first GAN seed's translator)."""
     input:
-        examples=[TRANSFER_RUN.path(RESULTS, "examples", pair=pair) for pair in figure_transfer_pairs()],
+        translations=TRANSLATOR_RUN.path(RESULTS, "translations", seed=FIRST_GAN_SEED),
         registry=config["cultures"],
     output:
-        **figure_outputs("transfer"),
+        **figure_outputs("translations"),
     log:
-        f"{LOGS}/figures/transfer.log",
+        f"{LOGS}/figures/translations.log",
     benchmark:
-        f"{BENCHMARKS}/figures/transfer.tsv"
+        f"{BENCHMARKS}/figures/translations.tsv"
     conda:
         "../envs/ganstyle.yaml"
     params:
         **FIGURE_PARAMS,
-        pairs=figure_transfer_pairs(),
         stem=output_stem,
     shell:
-        figure_command("transfer") + " --pairs {params.pairs} --examples {input.examples:q} --out {params.stem:q} > {log} 2>&1"
+        figure_command("translations") + " --translations {input.translations:q} --out {params.stem:q} > {log} 2>&1"
 
 
 rule figure_mantel:
