@@ -43,6 +43,7 @@ rule all:
     default_target: True
     input:
         all_corpora,
+        metadata_targets(),
         gan_targets(),
         transfer_targets(),
         analysis_targets(),
