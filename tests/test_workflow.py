@@ -266,7 +266,8 @@ def test_a_met_export_alone_runs_end_to_end(met_work, tmp_path):
     results = copy / "results"
     assert pd.read_csv(results / "similarity" / "similarity.tsv", sep="\t")["culture_a"].nunique() == 3
     assert (results / "stats" / "summary.tsv").stat().st_size > 0
-    assert (results / "figures" / "corpus.png").stat().st_size > 0
+    assert (results / "figures" / "corpus" / "examples.png").stat().st_size > 0
+    assert not (results / "figures" / "group_recovery.png").exists()  # no groups without a mapping: not asked for
     snakemake(copy, "--report", "report.html")
     assert "metadata_report.tsv" in (copy / "report.html").read_text(errors="replace")
     assert "Nothing to be done" in snakemake(copy, "-n")

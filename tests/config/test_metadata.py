@@ -192,3 +192,13 @@ def test_the_met_fixture_gives_every_row_a_reason(tmp_path):
     # the same table, the same answer: the culture list is computed twice (DAG, stages) and must agree
     again = load_study(None, met_metadata(export), min_images=20)
     assert again.digest() == study.digest() and np.array_equal(again.selection.reason, study.selection.reason)
+
+
+def test_an_export_in_another_encoding_is_read_by_its_config_key(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes("image,culture\n1.jpg,\u00c9gyptien\n".encode("cp1252"))
+    (tmp_path / "1.jpg").write_bytes(b"x")
+    with pytest.raises(UserError, match=r"export\.csv line 2, column 'culture': byte 0xc9 .*metadata.encoding"):
+        select(path)
+    selection = select(path, encoding="cp1252")
+    assert outcome(selection) == [("egyptien", "")] and selection.labels == {"egyptien": "\u00c9gyptien"}
