@@ -1,7 +1,8 @@
 # ganstyle: stylistic differences between cultures, measured with GAN critics.
 #
 # Method, in the order the rules run:
-#   1. ingest     - each culture's images are decoded, cleaned, de-duplicated and split
+#   1. ingest     - each culture's images (a registry folder, or a museum export's rows: each row used
+#                   or dropped with a reason) are decoded, cleaned, de-duplicated and split
 #                   (train / held-out) by content hash; images shared by two cultures are dropped.
 #   2. gan        - one GAN per culture (and seed); its discriminator becomes the culture's critic;
 #                   and one joint critic: a class-conditional GAN over all cultures (per seed).
@@ -46,6 +47,7 @@ rule all:
     default_target: True
     input:
         all_corpora,
+        metadata_targets(),
         gan_targets(),
         transfer_targets(),
         judge_targets(),

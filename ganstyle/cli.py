@@ -21,6 +21,7 @@ TOOLS: dict[str, tuple[str, str]] = {
 # stage name -> (module, one-line description)
 STAGES: dict[str, tuple[str, str]] = {
     "ingest": ("ganstyle.stages.ingest", "decode, clean and hash one culture's images"),
+    "metadata-report": ("ganstyle.stages.ingest", "rows of the metadata table used per culture and dropped per reason; the study's registry"),
     "leakage": ("ganstyle.stages.leakage", "find images shared between cultures"),
     "leakage-rows": ("ganstyle.stages.leakage", "one culture's rows of the leakage table"),
     "corpus": ("ganstyle.stages.corpus", "final per-culture training set: drop leaked images, split"),

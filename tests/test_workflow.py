@@ -14,9 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from met_export import build_met_export, met_metadata
+
+from ganstyle.io.files import METADATA
 
 REPO = Path(__file__).resolve().parents[1]
 CULTURES = {"latin": "european", "greek": "european", "arabic": "semitic"}
@@ -31,6 +35,18 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+# every stage for real, briefly
+TINY = {
+    "gan": {"steps": 20, "batch_size": 8, "checkpoint_every": 10, "log_every": 10, "samples": 24, "grid": 4, "n_boot": 5, "seeds": [0, 1]},
+    "joint": {"steps": 20, "batch_size": 8, "snapshots": 2, "snapshot_every": 10},
+    "transfer": {"steps": 6, "batch_size": 4, "width": 4, "checkpoint_every": 3, "log_every": 3, "n_boot": 5},
+    "judge": {"width": 4, "epochs": 2},
+    "similarity": {"n_components": 4, "n_boot": 5, "split_half_reps": 3, "probe_folds": 2},
+    "stats": {"permutations": 19},
+    "figures": {"formats": ["png"], "dpi": 72},
+}
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("workflow")
@@ -43,17 +59,7 @@ def tiny_run(tmp_path_factory):
             shutil.copy(png, folder / png.name)
         rows.append({"culture": culture, "path": str(folder), "label": culture.title(), "group": group, "lat": 40.0 + len(rows), "lon": 10.0 * len(rows)})
     pd.DataFrame(rows).to_csv(work / "cultures.tsv", sep="\t", index=False)
-    config = {
-        "cultures": str(work / "cultures.tsv"),
-        "ingest": {"resolution": 32, "min_images": 20, "heldout_fraction": 0.3},
-        "gan": {"steps": 20, "batch_size": 8, "checkpoint_every": 10, "log_every": 10, "samples": 24, "grid": 4, "n_boot": 5, "seeds": [0, 1]},
-        "joint": {"steps": 20, "batch_size": 8, "snapshots": 2, "snapshot_every": 10},
-        "transfer": {"steps": 6, "batch_size": 4, "width": 4, "checkpoint_every": 3, "log_every": 3, "n_boot": 5},
-        "judge": {"width": 4, "epochs": 2},
-        "similarity": {"n_components": 4, "n_boot": 5, "split_half_reps": 3, "probe_folds": 2},
-        "stats": {"permutations": 19},
-        "figures": {"formats": ["png"], "dpi": 72},
-    }
+    config = {"cultures": str(work / "cultures.tsv"), "ingest": {"resolution": 32, "min_images": 20, "heldout_fraction": 0.3}, **TINY}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     before = tree_digest(images)
     result = subprocess.run(
@@ -111,7 +117,7 @@ def test_inputs_are_never_written(tiny_run):
     assert tree_digest(images) == before
 
 
-def snakemake(work: Path, *options: str) -> str:
+def snakemake(work: Path, *options: str, timeout: int = 900) -> str:
     result = subprocess.run(
         [
             sys.executable,
@@ -130,7 +136,7 @@ def snakemake(work: Path, *options: str) -> str:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout + result.stderr
@@ -181,3 +187,89 @@ def test_a_users_own_registry_runs_with_the_demo_config(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "train_gan" in output and "train_translator" in output and "train_judge" in output
+
+
+# ---- a museum export alone: The Met's shape, no registry (issue #25)
+
+MET_INGEST = {"resolution": 32, "min_images": 20, "heldout_fraction": 0.3}
+MET_REPORT, MET_REGISTRY = METADATA.path("results", "report"), METADATA.path("results", "registry")
+
+
+@pytest.fixture(scope="module")
+def met_work(tmp_path_factory):
+    """A study folder as a new user has it: MetObjects.csv, images/<Object ID>.jpg, a config with only a metadata section."""
+    work = tmp_path_factory.mktemp("met")
+    export = build_met_export(work)
+    metadata = {**met_metadata(export), "path": "MetObjects.csv"}  # relative: read from the study folder
+    (work / "config.yaml").write_text(yaml.safe_dump({"metadata": metadata, "ingest": MET_INGEST}))
+    return work, export
+
+
+def test_a_met_export_alone_gives_the_corpora_and_a_report_of_every_row(met_work):
+    work, export = met_work
+    before = tree_digest(export.images), export.table.read_bytes()
+    corpora = [f"results/corpus/{culture}/images.npz" for culture in sorted(export.used)]
+    snakemake(work, MET_REPORT, *corpora)
+    assert (tree_digest(export.images), export.table.read_bytes()) == before  # inputs are never written
+
+    report = pd.read_csv(work / MET_REPORT, sep="\t", keep_default_na=False)
+    read = report.loc[report["kind"] == "read", "rows"].item()
+    used = report[report["kind"] == "used"]
+    dropped = report[report["kind"] == "dropped"]
+    assert read == export.rows and used["rows"].sum() + dropped["rows"].sum() == read
+    assert dict(zip(used["culture"], used["rows"])) == export.used
+    assert dropped.groupby("reason")["rows"].sum().to_dict() == export.dropped
+    assert dict(zip(used["culture"], used["label"])) == {c: export.labels[c] for c in export.used}
+    log = (work / "logs" / "ingest" / "metadata_report.log").read_text()
+    assert f"{export.rows} rows read, 180 used by 3 culture(s)" in log
+
+    registry = pd.read_csv(work / MET_REGISTRY, sep="\t", keep_default_na=False)
+    assert list(registry["culture"]) == ["greek_attic", "islamic_mamluk", "roman"]
+    assert list(registry["label"]) == ["Greek, Attic", "Islamic (Mamluk)", "Roman"]
+    for culture in export.used:
+        with np.load(work / "results" / "corpus" / culture / "images.npz") as corpus:
+            assert corpus["images"].shape == (60, 32, 32, 1)  # every used row's image, decoded
+            assert set(corpus["split"]) == {"train", "heldout"}
+    assert not (work / "results" / "ingest" / "chinese_qing_dynasty").exists()  # below min_images: never ingested
+    assert "Nothing to be done" in snakemake(work, "-n", MET_REPORT, *corpora)
+
+
+def test_an_image_that_appears_reruns_the_report_and_only_its_cultures_ingest(met_work, tmp_path):
+    work, export = met_work
+    copy = tmp_path / "work"
+    shutil.copytree(work, copy, symlinks=True)
+    corpora = [f"results/corpus/{culture}/images.npz" for culture in sorted(export.used)]
+    snakemake(copy, MET_REPORT, *corpora)  # the fixture's run, if this test runs alone
+    table = pd.read_csv(copy / "MetObjects.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = report_example(copy, "image_missing")
+    object_id = Path(missing).stem
+    culture = table.loc[table["Object ID"] == object_id, "Culture"].item()
+    assert culture == "Greek, Attic"
+    shutil.copy(copy / "images" / sorted(p.name for p in (copy / "images").iterdir())[0], copy / "images" / f"{object_id}.jpg")
+    output = snakemake(copy, "-n", MET_REPORT, *corpora)
+    assert re.findall(r"ingest --culture (\w+)", output) == ["greek_attic"], output[-3000:]
+    assert "metadata-report" in output
+
+
+def report_example(work: Path, reason: str) -> str:
+    report = pd.read_csv(work / MET_REPORT, sep="\t", keep_default_na=False)
+    return report.loc[report["reason"] == reason, "detail"].item().removeprefix("no such file, e.g. ")
+
+
+@pytest.mark.slow
+def test_a_met_export_alone_runs_end_to_end(met_work, tmp_path):
+    """The issue's "done when": the fixture through stats and figures with only a metadata section (and tiny settings)."""
+    work, export = met_work
+    copy = tmp_path / "work"
+    shutil.copytree(work, copy, symlinks=True)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    (copy / "config.yaml").write_text(yaml.safe_dump({**config, **TINY}))
+    snakemake(copy, timeout=3000)
+    results = copy / "results"
+    assert pd.read_csv(results / "similarity" / "similarity.tsv", sep="\t")["culture_a"].nunique() == 3
+    assert (results / "stats" / "summary.tsv").stat().st_size > 0
+    assert (results / "figures" / "corpus" / "examples.png").stat().st_size > 0
+    assert not (results / "figures" / "group_recovery.png").exists()  # no groups without a mapping: not asked for
+    snakemake(copy, "--report", "report.html")
+    assert "metadata_report.tsv" in (copy / "report.html").read_text(errors="replace")
+    assert "Nothing to be done" in snakemake(copy, "-n")

@@ -54,8 +54,10 @@ def allowed(prop: dict) -> str:
                 words.append(f"list of strings matching {items['pattern']}")
             else:
                 words.append(f"list of {allowed(items)}")
-        elif kind == "object":
+        elif kind == "object" and "properties" in prop:
             words.append("table (below)")
+        elif kind == "object":
+            words.append(f"mapping of names to {allowed(prop['additionalProperties'])}")
         elif kind in ("integer", "number") and _bounds(prop):
             words.append(f"{kind} {_bounds(prop)}")
         else:
@@ -70,7 +72,7 @@ def _cell(text) -> str:
 
 def _default(name: str, prop: dict, required: list) -> str:
     if "default" in prop:
-        return f"`{format_value(prop['default'])}`"
+        return f"`{format_value(prop['default'])}`".replace("|", "\\|")  # a bare pipe would end the table cell
     return "required" if name in required else "—"
 
 

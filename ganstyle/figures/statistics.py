@@ -395,6 +395,7 @@ def draw_group_recovery(args, settings: dict, display: Display, registry: pd.Dat
 
 GROUP_RECOVERY = Family(
     "group-recovery", "group recovery (within-vs-across AUC, ARI) of every measure, controls and baseline", draw=draw_group_recovery,
+    only_with="known groups",
     options=(Option("--group-recovery", result=STATS.relative("group_recovery")),),
     outputs=(Output("group_recovery", "stats_group_recovery_figure.rst", "Statistical tests", "Figures"),),
 )  # fmt: skip

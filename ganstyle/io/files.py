@@ -43,6 +43,9 @@ class StageFiles:
         return f"{results}/{self.relative(key, **wildcards)}"
 
 
+# what a museum-export table gave (rule metadata_report): results/ingest/; the registry is the study's
+# cultures with their labels, groups and coordinates, which later stages read instead of config key cultures
+METADATA = StageFiles("ingest", {"report": "metadata_report.tsv", "registry": "cultures.tsv"})
 # one per-culture GAN run: results/gan/{culture}/seed{seed}/
 GAN_RUN = StageFiles(
     "gan/{culture}/seed{seed}",

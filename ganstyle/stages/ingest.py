@@ -14,6 +14,10 @@ file system lists them.
 
 Outputs in --out: images.npz (``images`` uint8 NHWC, ``ids``), manifest.tsv
 (one row per kept image) and rejects.tsv (``source, reason, detail``).
+
+Stage ``metadata-report`` (with a museum-export table, config key ``metadata``):
+every row of the table used for a culture or dropped with a reason
+(``ganstyle.config.metadata``), as metadata_report.tsv, and the study's registry.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from tqdm import tqdm
 
 from ganstyle import io
 from ganstyle.config import REPO_ROOT, add_settings_arguments, load_config, section
-from ganstyle.config.registry import CultureSource, culture_source, load_registry
+from ganstyle.config.metadata import summary as report_summary
+from ganstyle.config.registry import REGISTRY_COLUMNS, CultureSource, Study, load_study
 from ganstyle.errors import UserError
 from ganstyle.io.hashing import content_hash, near_duplicates, perceptual_hash, phash_hex, pixel_hash, thumbnail, thumbnail_difference, thumbnail_hex
 from ganstyle.io.images import Rejected, decode_image, normalise, read_source
@@ -255,7 +260,12 @@ def summary(culture: str, manifest: pd.DataFrame, rejects: pd.DataFrame) -> str:
 
 def _check_output_folder(out: Path, source: CultureSource) -> None:
     out = out.resolve()
-    for protected, what in ((REPO_ROOT / "data", "the data/ folder"), (source.root, f"culture '{source.culture}''s image folder")):
+    inputs = [(REPO_ROOT / "data", "the data/ folder")]
+    if source.folder:
+        inputs.append((source.root, f"culture '{source.culture}''s image folder"))
+    # a table's images may sit beside results/ under the table's folder: only their own folders are inputs
+    inputs += [(folder, f"a folder of culture '{source.culture}''s images") for folder in sorted({path.parent for path in source.files or ()})]
+    for protected, what in inputs:
         protected = protected.resolve()
         if out == protected or protected in out.parents:
             raise UserError(f"--out {out}: is inside {what}; inputs are never written")
@@ -273,21 +283,33 @@ def _parse_metadata(text: str | None) -> dict | None:
     return metadata
 
 
-def main(argv: list[str] | None = None, stage: str = "ingest") -> int:
-    parser = argparse.ArgumentParser(prog=f"ganstyle {stage}", description="Decode, clean, de-duplicate and hash one culture's images.")
-    parser.add_argument("--culture", required=True, help="culture id, as in the registry")
-    parser.add_argument("--cultures", help="culture registry TSV (default: config key cultures)")
+def _study_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cultures", help="culture registry TSV, or null for none (default: config key cultures)")
     parser.add_argument("--metadata", help="the config's metadata section as JSON, or null (default: config key metadata)")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (images.npz, manifest.tsv, rejects.tsv)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_settings_arguments(parser, "ingest")
-    args = parser.parse_args(argv)
 
+
+def _study(args: argparse.Namespace) -> tuple[dict, Study]:
+    """The ingest settings and the study the arguments name (ingest.min_images leaves out small table cultures)."""
     settings = section("ingest", args.settings, args.config_path)
     config = load_config(args.config_path) if args.cultures is None or args.metadata is None else {}
     cultures = args.cultures if args.cultures is not None else config["cultures"]
     metadata = _parse_metadata(args.metadata) if args.metadata is not None else config["metadata"]
-    source = culture_source(load_registry(cultures, metadata), args.culture, metadata)
+    return settings, load_study(None if cultures in (None, "", "null") else cultures, metadata, settings["min_images"])
+
+
+def main(argv: list[str] | None = None, stage: str = "ingest") -> int:
+    if stage == "metadata-report":
+        return report_main(argv, stage)
+    parser = argparse.ArgumentParser(prog=f"ganstyle {stage}", description="Decode, clean, de-duplicate and hash one culture's images.")
+    parser.add_argument("--culture", required=True, help="culture id, as in the registry")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (images.npz, manifest.tsv, rejects.tsv)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _study_arguments(parser)
+    args = parser.parse_args(argv)
+
+    settings, study = _study(args)
+    source = study.source(args.culture)
     _check_output_folder(args.out, source)
 
     started = time.perf_counter()
@@ -296,4 +318,25 @@ def main(argv: list[str] | None = None, stage: str = "ingest") -> int:
     io.write_tsv(args.out / "manifest.tsv", manifest)
     io.write_tsv(args.out / "rejects.tsv", rejects)
     log.info("ingest %s in %.1f s", summary(args.culture, manifest, rejects), time.perf_counter() - started)
+    return 0
+
+
+def report_main(argv: list[str] | None = None, stage: str = "metadata-report") -> int:
+    """What the metadata table gave, and the registry of the study it makes."""
+    parser = argparse.ArgumentParser(
+        prog=f"ganstyle {stage}",
+        description="Rows of the metadata table read, used per culture and dropped per reason; the study's registry.",
+    )
+    parser.add_argument("--out-report", required=True, type=Path, help="metadata_report.tsv to write")
+    parser.add_argument("--out-registry", required=True, type=Path, help="the study's registry (cultures.tsv) to write")
+    _study_arguments(parser)
+    args = parser.parse_args(argv)
+
+    _, study = _study(args)
+    if study.selection is None:
+        raise UserError("--metadata: no metadata table is configured (config key metadata), so there is nothing to report")
+    report = study.metadata_report
+    io.write_tsv(args.out_report, report)
+    io.write_tsv(args.out_registry, study.registry[REGISTRY_COLUMNS])
+    log.info("metadata %s: %s", study.selection.header.path, report_summary(report))
     return 0

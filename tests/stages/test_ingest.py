@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import json
 import os
 import random
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hostile_images import ico_wrapping, png_claiming
+from met_export import build_met_export, met_metadata
 from PIL import Image
 
 from ganstyle import cli
@@ -334,11 +336,48 @@ def test_metadata_table_lists_files(tmp_path, plain_folder):
     metadata = f'{{"path": "{table}", "image_column": "image", "culture_column": "culture", "root": "{plain_folder}"}}'
     cultures = tmp_path / "folders.tsv"
     cultures.write_text(f"culture\tpath\tlabel\nplain\t{plain_folder}\tPlain\n")
-    assert main(["--culture", "museum", "--cultures", str(cultures), "--metadata", metadata, "--settings", "{}", "--out", str(out), "--no-progress"]) == 0
+    settings = '{"min_images": 2}'  # fewer rows would leave the culture out of the study
+    assert main(["--culture", "museum", "--cultures", str(cultures), "--metadata", metadata, "--settings", settings, "--out", str(out), "--no-progress"]) == 0
     manifest = pd.read_csv(out / "manifest.tsv", sep="\t", dtype=str)
     rejects = pd.read_csv(out / "rejects.tsv", sep="\t", dtype=str)
     assert sorted(os.path.basename(s) for s in manifest["source"]) == ["img0.png", "img1.png"]
-    assert list(rejects["reason"]) == ["unreadable"]
+    assert rejects.empty  # the row whose image is missing never reaches ingest: the metadata report counts it
+
+
+def met_study(tmp_path):
+    export = build_met_export(tmp_path / "museum")
+    metadata = json.dumps(met_metadata(export))
+    return export, ["--cultures", "null", "--metadata", metadata, "--settings", json.dumps({"min_images": 20, "resolution": 32})]
+
+
+def test_metadata_report_stage_writes_the_report_and_the_registry(tmp_path):
+    export, study = met_study(tmp_path)
+    report, registry = tmp_path / "results" / "metadata_report.tsv", tmp_path / "results" / "cultures.tsv"
+    assert cli.main(["metadata-report", *study, "--out-report", str(report), "--out-registry", str(registry)]) == 0
+    table = pd.read_csv(report, sep="\t", dtype={"rows": int}, keep_default_na=False)
+    assert table.loc[table["kind"] == "read", "rows"].item() == export.rows
+    assert table.loc[table["kind"] != "read", "rows"].sum() == export.rows  # used + dropped = read
+    assert dict(zip(table.loc[table["kind"] == "used", "culture"], table.loc[table["kind"] == "used", "label"])) == {c: export.labels[c] for c in export.used}
+    written = pd.read_csv(registry, sep="\t", dtype=str, keep_default_na=False)
+    assert list(written["culture"]) == ["greek_attic", "islamic_mamluk", "roman"] and set(written["path"]) == {""}
+    # the written registry is a registry: later stages read labels from it without the table
+    from ganstyle.config.registry import load_registry
+
+    assert load_registry(registry).loc["islamic_mamluk", "label"] == "Islamic (Mamluk)"
+
+
+def test_a_table_culture_is_ingested_beside_its_table(tmp_path):
+    """results/ under the table's folder (as in the issue: MetObjects.csv in the project folder) is fine;
+    only the images' own folder is an input that must not be written."""
+    export, study = met_study(tmp_path)
+    out = export.table.parent / "results" / "ingest" / "roman"
+    assert main(["--culture", "roman", *study, "--out", str(out), "--no-progress"]) == 0
+    manifest = pd.read_csv(out / "manifest.tsv", sep="\t", dtype=str)
+    assert len(manifest) == 60 and all(os.path.dirname(s).endswith("museum/images") for s in manifest["source"])
+    with pytest.raises(UserError, match="inputs are never written"):
+        main(["--culture", "roman", *study, "--out", str(export.images / "out"), "--no-progress"])
+    with pytest.raises(UserError, match=r"culture 'chinese_qing_dynasty' is not in the study \(its rows"):
+        main(["--culture", "chinese_qing_dynasty", *study, "--out", str(tmp_path / "o"), "--no-progress"])
 
 
 def test_output_inside_the_input_folder_is_refused(tmp_path, plain_folder):

@@ -10,38 +10,44 @@ from pathlib import Path
 import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
-from snakemake.utils import validate
-
+from ganstyle.config import validate as validate_config
 from ganstyle.errors import UserError
 from ganstyle.stages.features import CRITIC_SPACES
 from ganstyle.figures import FAMILIES
-from ganstyle.io.files import CLUSTERING, GAN_RUN, JOINT_RUN, JUDGE, SIMILARITY, STATS, TRANSLATOR_RUN
+from ganstyle.io.files import CLUSTERING, GAN_RUN, JOINT_RUN, JUDGE, METADATA, SIMILARITY, STATS, TRANSLATOR_RUN
 from ganstyle.stages.joint import critic_file, snapshot_steps
 from ganstyle.stages.leakage import rows_digest
 from ganstyle.metrics.measures import measure_label
-from ganstyle.config.registry import culture_source, load_registry
+from ganstyle.config.registry import load_study
 from ganstyle.stages.judge import SCORE_KINDS as JUDGE_SCORE_KINDS
 
 
 def _validate_config():
+    # ganstyle's validator, as the stages' own: it fills the defaults of keys inside
+    # sections that may be null (metadata), which snakemake.utils.validate cannot
     try:
-        validate(config, schema="../schemas/config.schema.yaml")
-    except WorkflowError as err:
-        # snakemake's message is long; keep the line that names the key
-        lines = [l.strip() for l in str(err).splitlines() if l.strip()]
-        summary = " | ".join(lines[:3])
-        raise WorkflowError(f"invalid config: {summary}") from None
+        validate_config(config, source="invalid config")
+    except UserError as err:
+        raise WorkflowError(str(err)) from None
 
 
 _validate_config()
 
+# The culture list must be known here, when the DAG is built: from the registry, the metadata table, or
+# both (ganstyle.config.registry).  A table culture with fewer rows with images than ingest.min_images is
+# left out (and counted in the metadata report).  Reading a 500k-row export takes a few seconds
+# (benchmarks/bench_metadata.py).
 try:
-    REGISTRY = load_registry(config["cultures"], config["metadata"])
+    STUDY = load_study(config["cultures"], config["metadata"], config["ingest"]["min_images"])
 except UserError as err:
-    raise WorkflowError(f"invalid culture registry: {err}") from None
+    raise WorkflowError(f"invalid cultures: {err}") from None
 
-CULTURES = list(REGISTRY["culture"])
+REGISTRY = STUDY.registry
+CULTURES = STUDY.cultures
 RESULTS = config["results"]
+# the registry later stages read for labels, groups and coordinates: with a metadata table, the study's
+# cultures as rule metadata_report writes them; else the configured registry
+REGISTRY_FILE = METADATA.path(RESULTS, "registry") if config["metadata"] else config["cultures"]
 LOGS = "logs"
 # one file per job: wall and CPU seconds, memory (snakemake benchmark:); summarised after the run (onsuccess, Snakefile)
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -64,7 +70,7 @@ def source_fingerprint(wildcards):
     Passed as a param so that adding, removing or changing an image re-runs
     only that culture's ingest, without handing every file name to Snakemake.
     """
-    source = culture_source(REGISTRY, wildcards.culture, config["metadata"])
+    source = STUDY.source(wildcards.culture)
     files = source.files if source.files is not None else sorted(source.root.rglob("*"))
     digest = hashlib.sha256()
     for path in files:
@@ -86,6 +92,17 @@ def source_fingerprint(wildcards):
 # Snakemake 9 re-runs all GANs on every re-run of a finished workflow ("input files
 # updated by another job" by a corpus job it then does not run).  Params that read
 # the checkpoint (the simpler design) trigger the same re-runs and miss changed rows.
+
+
+def metadata_inputs(wildcards=None):
+    """The files the metadata report reads: the table, the mapping file, the registry."""
+    metadata = config["metadata"] or {}
+    return [path for path in (metadata.get("path"), metadata.get("mapping"), config["cultures"]) if path]
+
+
+def metadata_targets():
+    """The metadata report, when there is a metadata table."""
+    return [METADATA.path(RESULTS, "report")] if config["metadata"] else []
 
 
 def leaked_rows_file(wildcards):
@@ -267,6 +284,8 @@ FIGURE_CONDITIONS = {
     "several GAN seeds": len(GAN_SEEDS) > 1,
     "translators": TRANSLATORS,
     "judge of every kind": JUDGED_KINDS == list(JUDGE_SCORE_KINDS),
+    # group statistics need two groups (registry column group, or a mapping's); a table alone has none
+    "known groups": len({str(group) for group in REGISTRY["group"] if not pd.isna(group) and str(group)}) > 1,
 }
 _unknown = {f.only_with for f in FAMILIES if f.only_with} - set(FIGURE_CONDITIONS)
 if _unknown:
@@ -285,7 +304,8 @@ def measure_labels(wildcards):
 
 
 FIGURE_PARAMS = {
-    "metadata": json.dumps(config["metadata"]),
+    # REGISTRY_FILE already holds the metadata table's cultures
+    "metadata": "null",
     "settings": settings("figures"),
 }
 

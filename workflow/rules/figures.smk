@@ -10,7 +10,7 @@ rule figure_corpus:
     """Example training images of every culture with its train / held-out counts."""
     input:
         corpora=all_corpora,
-        registry=config["cultures"],
+        registry=REGISTRY_FILE,
     output:
         **figure_outputs("corpus"),
     log:
@@ -33,7 +33,7 @@ rule figure_training:
         corpus=corpus_of("culture"),
         samples=GAN_RUN.path(RESULTS, "samples", culture="{culture}", seed=FIRST_GAN_SEED),
         histories=[GAN_RUN.path(RESULTS, "history", culture="{culture}", seed=seed) for seed in GAN_SEEDS],
-        registry=config["cultures"],
+        registry=REGISTRY_FILE,
     output:
         **figure_outputs("training"),
     log:
@@ -57,7 +57,7 @@ rule figure_translations:
     """Held-out images of every culture translated into every culture (first GAN seed's translator)."""
     input:
         translations=TRANSLATOR_RUN.path(RESULTS, "translations", seed=FIRST_GAN_SEED),
-        registry=config["cultures"],
+        registry=REGISTRY_FILE,
     output:
         **figure_outputs("translations"),
     log:
@@ -80,7 +80,7 @@ rule figure_mantel:
         measures=rules.similarity.output.measures,
         mantel=rules.stats.output.mantel,
         external=external_matrix_files(),
-        registry=config["cultures"],
+        registry=REGISTRY_FILE,
     output:
         **figure_outputs("mantel"),
     log:
@@ -109,7 +109,7 @@ for family in FAMILIES:
             f"figure_{family.slug}"
         input:
             **figure_inputs(family.name),
-            registry=config["cultures"],
+            registry=REGISTRY_FILE,
         output:
             **figure_outputs(family.name),
         log:

@@ -10,7 +10,7 @@ rule stats:
         assignments=rules.cluster.output.assignments,
         summary=rules.cluster.output.summary,
         measures=rules.similarity.output.measures,
-        registry=config["cultures"],
+        registry=REGISTRY_FILE,
         external=external_matrix_files(),
     output:
         ari_nmi=report(
@@ -64,7 +64,7 @@ rule stats:
     params:
         outdir=lambda wildcards, output: os.path.dirname(output.summary),
         settings=settings("stats"),
-        metadata=json.dumps(config["metadata"]),
+        metadata="null",  # REGISTRY_FILE already holds the metadata table's cultures
         ci=config["similarity"]["ci"],
     shell:
         "python -m ganstyle stats --distances {input.distances:q} --per-seed {input.per_seed:q}"
