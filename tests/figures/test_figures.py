@@ -23,14 +23,15 @@ from ganstyle.figures.matrices import CRITIC_AUC_MEASURE, leaf_order, tree_from_
 from ganstyle.figures.shared import display_of, display_of_missing
 from ganstyle.figures.statistics import mantel_pairs
 from ganstyle.io import files
-from ganstyle.stages import clustering, similarity, stats
+from ganstyle.stages import clustering, similarity, stats, typicality
 from ganstyle.stages import figures as figures_stage
 
 CULTURES = ["latin", "greek", "cyrillic", "arabic", "hebrew", "thai"]
 GROUPS = ["european", "european", "european", "semitic", "semitic", "southeast_asian"]
 LABELS = ["Latin", "Greek", "Cyrillic", "Arabic", "Hebrew", "Thai"]
 LATLON = [(41.9, 12.5), (37.98, 23.73), (43.16, 26.82), (23.0, 39.7), (31.78, 35.22), (17.01, 99.82)]
-SETTINGS = {"dpi": 72, "formats": ["pdf", "png"]}  # low dpi: the test checks files and data, not looks
+# low dpi: the test checks files and data, not looks
+SETTINGS = {"dpi": 72, "formats": ["pdf", "png"], "typical_images": 4, "bridges_closest": 2, "bridges_pairs": ["latin__thai"], "bridges_images": 3}
 
 
 def build_results(
@@ -79,6 +80,20 @@ def build_results(
                     "elapsed_s": steps / 10,
                 }
             ).to_csv(gan / "history.tsv", sep="\t", index=False)
+    # every held-out image's typicality as the typicality stage writes it: each culture's critic scores its own images higher
+    heldout = {}
+    for culture in cultures:
+        with np.load(root / "results" / "corpus" / culture / "images.npz") as data:
+            heldout[culture] = data["ids"][data["split"] == "heldout"].astype(str)
+    image_ids = np.concatenate(list(heldout.values()))
+    image_cultures = np.repeat(cultures, [len(v) for v in heldout.values()])
+    planted = (image_cultures[:, None] == np.array(cultures)[None]) * 2.0
+    seed_scores = np.stack([planted + rng.normal(size=planted.shape) for _ in seeds])
+    table = typicality.typicality_table(
+        typicality.SeedScores("joint", image_cultures, image_ids, np.array(cultures), seed_scores),
+        {i: f"{c}/{i}.png" for c, i in zip(image_cultures, image_ids)},
+    )
+    files.save_typicality(root / "results" / "images" / "typicality.tsv", table)
     # transfer examples as the transfer stage writes them (one examples.npz per pair)
     for pair in transfer_pairs:
         folder = root / "results" / "transfer" / pair
@@ -121,6 +136,7 @@ def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
     r, cultures = built["results"], built["cultures"]
     common = ["--cultures-file", str(built["registry"]), "--settings", json.dumps(settings)]
     sim, cl, st = r / "similarity", r / "clustering", r / "stats"
+    corpora = [str(r / "corpus" / c / "images.npz") for c in cultures]
     calls = [
         ["corpus", "--cultures", *cultures, "--corpora", *[str(r / "corpus" / c / "images.npz") for c in cultures], "--out", str(out / "corpus" / "examples")],
         ["transfer", "--pairs", *built["pairs"], "--examples", *[str(r / "transfer" / p / "examples.npz") for p in built["pairs"]], "--out", str(out / "transfer" / "translations")],
@@ -133,6 +149,8 @@ def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
         ["summary", "--ari-nmi", str(st / "ari_nmi.tsv"), "--permanova", str(st / "permanova.tsv"), "--out", str(out / "summary")],
         ["group-recovery", "--group-recovery", str(st / "group_recovery.tsv"), "--out", str(out / "group_recovery")],
         ["seed-stability", "--seed-stability", str(st / "seed_stability.tsv"), "--measures", str(sim / "measures.tsv"), "--out", str(out / "seed_stability")],
+        ["typical", "--typicality", str(r / "images" / "typicality.tsv"), "--corpora", *corpora, "--out", str(out / "images" / "typical")],
+        ["bridges", "--typicality", str(r / "images" / "typicality.tsv"), "--measures", str(sim / "measures.tsv"), "--matrices", str(sim / "matrices"), "--corpora", *corpora, "--out", str(out / "images" / "bridges")],
     ]  # fmt: skip
     for culture in cultures:
         seeds = built["seeds"]
@@ -514,3 +532,59 @@ def test_missing_inputs_name_the_file(drawn, tmp_path):
                 "c",
             ]
         )
+
+
+# --------------------------------------------------------------------------- the images behind the numbers
+
+
+def _typicality(built):
+    return files.load_typicality(built["results"] / "images" / "typicality.tsv")
+
+
+def test_typical_figure_shows_each_cultures_highest_and_lowest_ranked_images(drawn):
+    built, out = drawn
+    table = assert_figure(out / "images" / "typical")
+    scores = _typicality(built)
+    assert list(dict.fromkeys(table["culture"])) == CULTURES
+    for culture in CULTURES:
+        own = scores[(scores["critic"] == culture) & (scores["culture"] == culture)].sort_values("score", ascending=False)
+        mine = table[table["culture"] == culture]
+        typical, atypical = mine[mine["kind"] == "typical"], mine[mine["kind"] == "atypical"]
+        assert list(typical["id"].astype(str)) == list(own["id"][:4]) and list(typical["position"]) == [0, 1, 2, 3]
+        assert list(atypical["id"].astype(str)) == list(own["id"][-4:]) and list(atypical["rank"]) == [7, 8, 9, 10]
+        np.testing.assert_allclose(typical["score"], own["score"][:4], rtol=1e-5)
+        assert (mine["label"] == LABELS[CULTURES.index(culture)]).all()
+
+
+def test_bridges_show_the_closest_and_the_configured_pairs(drawn):
+    built, out = drawn
+    table = assert_figure(out / "images" / "bridges")
+    matrix = pd.read_csv(built["results"] / "similarity" / "matrices" / "cross_conditional_joint.tsv", sep="\t", index_col=0)
+    symmetric = (matrix + matrix.T) / 2
+    pairs = sorted(((symmetric.loc[a, b], a, b) for i, a in enumerate(CULTURES) for b in CULTURES[i + 1 :]))
+    shown = table.drop_duplicates("pair").sort_values("pair")
+    closest = [(a, b) for _, a, b in pairs[:2]]
+    assert [tuple(sorted(p)) for p in zip(shown["a"], shown["b"])] == [tuple(sorted(p)) for p in closest + [("latin", "thai")]]
+    assert list(shown["closest"]) == [1, 2, 0] and list(shown["configured"]) == [False, False, True]
+    np.testing.assert_allclose(shown["distance"], [pairs[0][0], pairs[1][0], symmetric.loc["latin", "thai"]], rtol=1e-5)
+    scores = _typicality(built)
+    for (pair, critic, culture), rows in table.groupby(["pair", "critic", "culture"]):
+        # by a's critic's score minus b's: the shared "looks real" part of both scores cancels
+        mine = scores[(scores["critic"] == critic) & (scores["culture"] == culture)].set_index("id")["score"]
+        theirs = scores[(scores["critic"] == culture) & (scores["culture"] == culture)].set_index("id")["score"]
+        expected = (mine - theirs).sort_values(ascending=False).index[:3]
+        assert list(rows.sort_values("position")["id"].astype(str)) == list(expected)
+        a, b = shown.set_index("pair").loc[pair, ["a", "b"]]
+        assert {critic, culture} == {a, b} and critic != culture
+
+
+def test_bridges_refuse_an_unknown_culture_and_a_measure_that_is_no_distance(drawn, tmp_path):
+    built, _ = drawn
+    r = built["results"]
+    argv = ["bridges", "--cultures-file", str(built["registry"]), "--typicality", str(r / "images" / "typicality.tsv"), "--measures", str(r / "similarity" / "measures.tsv"),
+            "--matrices", str(r / "similarity" / "matrices"), "--corpora", *[str(r / "corpus" / c / "images.npz") for c in CULTURES], "--out", str(tmp_path / "bridges")]  # fmt: skip
+    with pytest.raises(UserError, match="config key 'figures.bridges_pairs': pair 'latin__klingon' names unknown culture\\(s\\) klingon"):
+        figures_stage.main([*argv, "--settings", json.dumps({**SETTINGS, "bridges_pairs": ["latin__klingon"]})])
+    with pytest.raises(UserError, match="config key 'figures.bridges_measure': 'probe_confusion_joint' is not a distance measure"):
+        figures_stage.main([*argv, "--settings", json.dumps({**SETTINGS, "bridges_measure": "probe_confusion_joint"})])
+    assert not (tmp_path / "bridges.png").exists()
