@@ -212,11 +212,11 @@ def plot_bridges(table: pd.DataFrame, images: np.ndarray, display: Display, meas
         if row % 2 == 0:
             y -= pair_gap
             why = f"closest pair {info['closest']}" if info["closest"] else "configured pair"
-            distance = f", {measure_label} {info['distance']:.3g}" if np.isfinite(info["distance"]) else ""
+            distance = f"; {measure_label} = {info['distance']:.3g}" if np.isfinite(info["distance"]) else ""
             fig.text(
                 0.05 / width,
                 (y + 0.06) / height,
-                f"{display.label(info['a'])} – {display.label(info['b'])} ({why}{distance})",
+                f"{display.label(info['a'])} – {display.label(info['b'])}: {why}{distance}",
                 ha="left",
                 va="bottom",
                 fontweight="bold",

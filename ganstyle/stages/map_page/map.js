@@ -385,12 +385,26 @@
       context.strokeStyle = colour;
       context.strokeRect(p.x - size / 2 - width, p.y - size / 2 - width, size + 2 * width, size + 2 * width);
     };
+    // the hovered and the selected image on top of the others, framed in their culture's colour
+    const lift = (i) => {
+      const p = toScreen(i);
+      const cell = atlasCell(i);
+      context.imageSmoothingEnabled = false;
+      context.fillStyle = cultures[culture[i]].colour;
+      context.fillRect(p.x - size / 2, p.y - size / 2, size, size);
+      const frame = Math.max(1, 0.08 * size);
+      if (atlasImages[cell.atlas]) context.drawImage(atlasImages[cell.atlas], cell.x, cell.y, thumb, thumb, p.x - size / 2 + frame, p.y - size / 2 + frame, size - 2 * frame, size - 2 * frame);
+    };
+    if (selected >= 0) for (let m = 0; m < k; m++) ring(neighbours[selected * k + m], "#333", 1.5);
+    if (hovered >= 0 && hovered !== selected) {
+      lift(hovered);
+      ring(hovered, "#000", 1);
+    }
     if (selected >= 0) {
-      for (let m = 0; m < k; m++) ring(neighbours[selected * k + m], "#333", 1.5);
+      lift(selected);
       ring(selected, "#fff", 4);
       ring(selected, "#000", 2);
     }
-    if (hovered >= 0 && hovered !== selected) ring(hovered, "#000", 1);
   }
 
   function draw() {
@@ -418,6 +432,7 @@
 
   function visibilityChanged() {
     renderer.visibilityChanged();
+    if (hovered >= 0 && !visible[culture[hovered]]) hovered = -1;
     if (selected >= 0 && !visible[culture[selected]]) closePanel();
     requestDraw();
   }
