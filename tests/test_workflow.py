@@ -96,6 +96,11 @@ def test_every_stage_writes_its_outputs(tiny_run):
     assert len(pd.read_csv(results / "stats" / "seed_stability.tsv", sep="\t")) > 0
     assert (results / "figures" / "group_recovery.png").stat().st_size > 0
     assert (results / "figures" / "seed_stability.png").stat().st_size > 0
+    typicality = pd.read_csv(results / "images" / "typicality.tsv", sep="\t")
+    heldout = similarity[similarity["measure"] == "kid_reference"].drop_duplicates("culture_a")["n_a"].sum()
+    assert len(typicality) == 3 * heldout  # every held-out image under each of the 3 cultures' critics
+    assert (results / "map" / "index.html").exists() and (results / "map" / "atlas-000.js").stat().st_size > 0
+    assert (results / "figures" / "images" / "typical.png").stat().st_size > 0 and (results / "figures" / "images" / "bridges.png").stat().st_size > 0
     assert pd.read_csv(results / "benchmarks" / "gan" / "latin.tsv", sep="\t")["s"].iloc[0] > 0
     pngs = list((results / "figures").rglob("*.png"))
     assert pngs and all(p.stat().st_size > 0 for p in pngs)
