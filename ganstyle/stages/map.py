@@ -186,8 +186,8 @@ def thumbnails(images: np.ndarray, side: int) -> np.ndarray:
     return out
 
 
-def atlas_grid(n: int, thumb: int) -> tuple[int, int]:
-    """(thumbnails per atlas row, per atlas) for ``n`` thumbnails of side ``thumb``."""
+def atlas_grid(thumb: int) -> tuple[int, int]:
+    """(thumbnails per atlas row, per atlas) for thumbnails of side ``thumb``."""
     columns = ATLAS_SIDE // thumb
     return columns, columns * columns
 
@@ -198,7 +198,7 @@ def atlas_images(thumbs: np.ndarray) -> list[bytes]:
 
     from ganstyle.io.images import image_grid
 
-    columns, per_atlas = atlas_grid(len(thumbs), thumbs.shape[1])
+    columns, per_atlas = atlas_grid(thumbs.shape[1])
     atlases = []
     for start in range(0, len(thumbs), per_atlas):
         part = thumbs[start : start + per_atlas]
@@ -282,7 +282,7 @@ def page_data(
         )
     critics, scores, names = score_matrix(typicality, images.ids, typicality_path)
     thumb, channels = thumbs_shape[1], thumbs_shape[3]
-    columns, per_atlas = atlas_grid(len(images.ids), thumb)
+    columns, per_atlas = atlas_grid(thumb)
     neighbour_index, neighbour_distance = neighbours
     index_type = "uint16" if len(images.ids) <= 2**16 else "int32"
     return {
