@@ -184,3 +184,29 @@ def test_a_users_own_registry_runs_with_the_demo_config(tmp_path):
     warnings = [line for line in output.splitlines() if "skipping 6 pair(s)" in line]
     assert len(warnings) == 1 and "greek__latin" in warnings[0] and "transfer.pairs" in warnings[0], output[-4000:]
     assert "train_gan" in output and "train_transfer" not in output
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"figures": {"bridges_pairs": ["latin__klingon"]}}, "config key 'figures.bridges_pairs': pair 'latin__klingon' names unknown culture(s) klingon"),
+        ({"map": {"space": "jiont"}}, "config key 'map.space': no feature space 'jiont'"),
+        ({"joint": {"enabled": False}}, "config key 'typicality.space': the space 'joint' needs the joint critic (joint.enabled is false)"),
+    ],
+)
+def test_image_settings_the_run_cannot_honour_stop_it_naming_the_key(tmp_path, override, message):
+    registry = tmp_path / "mine.tsv"
+    pd.DataFrame([{"culture": c, "path": str(REPO / "data" / "demo" / c), "label": c.title()} for c in ("latin", "arabic")]).to_csv(
+        registry, sep="\t", index=False
+    )
+    (tmp_path / "override.yaml").write_text(yaml.safe_dump({**override, "cultures": str(registry)}))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+        + ["--configfile", str(REPO / "config.yaml"), str(tmp_path / "override.yaml"), "--cores", "1", "-n"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and message in output, output[-4000:]
