@@ -16,6 +16,9 @@
 #   7. stats      - group recovery of every measure next to its controls, seed stability,
 #                   PERMANOVA/PERMDISP, Mantel tests.
 #   8. figures    - publication figures and the Snakemake report.
+#   9. images     - the images behind the numbers: each held-out image's typicality under every
+#                   culture's critic (typical and atypical images, bridges between cultures), and
+#                   an interactive map of all held-out images that opens offline.
 
 from snakemake.utils import min_version
 
@@ -40,6 +43,8 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/similarity.smk"
 include: "workflow/rules/clustering.smk"
 include: "workflow/rules/stats.smk"
+include: "workflow/rules/typicality.smk"
+include: "workflow/rules/map.smk"
 include: "workflow/rules/figures.smk"
 
 
@@ -52,6 +57,7 @@ rule all:
         transfer_targets(),
         judge_targets(),
         analysis_targets(),
+        image_targets(),
         figure_targets(),
 
 

@@ -36,6 +36,8 @@ STAGES: dict[str, tuple[str, str]] = {
     "similarity": ("ganstyle.stages.similarity", "culture x culture similarity matrices"),
     "cluster": ("ganstyle.stages.clustering", "hierarchical clustering, bootstrap support, MDS"),
     "stats": ("ganstyle.stages.stats", "group recovery, ARI/NMI, PERMANOVA, PERMDISP, Mantel tests, seed stability"),
+    "typicality": ("ganstyle.stages.typicality", "every held-out image's score under every culture's critic"),
+    "map": ("ganstyle.stages.map", "the interactive image map (results/map/index.html)"),
     "figures": ("ganstyle.stages.figures", "publication figures"),
 }
 

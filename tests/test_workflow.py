@@ -106,6 +106,11 @@ def test_every_stage_writes_its_outputs(tiny_run):
     assert len(pd.read_csv(results / "stats" / "seed_stability.tsv", sep="\t")) > 0
     assert (results / "figures" / "group_recovery.png").stat().st_size > 0
     assert (results / "figures" / "seed_stability.png").stat().st_size > 0
+    typicality = pd.read_csv(results / "images" / "typicality.tsv", sep="\t")
+    heldout = similarity[similarity["measure"] == "kid_reference"].drop_duplicates("culture_a")["n_a"].sum()
+    assert len(typicality) == 3 * heldout  # every held-out image under each of the 3 cultures' critics
+    assert (results / "map" / "index.html").exists() and (results / "map" / "atlas-000.js").stat().st_size > 0
+    assert (results / "figures" / "images" / "typical.png").stat().st_size > 0 and (results / "figures" / "images" / "bridges.png").stat().st_size > 0
     assert pd.read_csv(results / "benchmarks" / "gan" / "latin.tsv", sep="\t")["s"].iloc[0] > 0
     pngs = list((results / "figures").rglob("*.png"))
     assert pngs and all(p.stat().st_size > 0 for p in pngs)
@@ -273,3 +278,29 @@ def test_a_met_export_alone_runs_end_to_end(met_work, tmp_path):
     snakemake(copy, "--report", "report.html")
     assert "metadata_report.tsv" in (copy / "report.html").read_text(errors="replace")
     assert "Nothing to be done" in snakemake(copy, "-n")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"figures": {"bridges_pairs": ["latin__klingon"]}}, "config key 'figures.bridges_pairs': pair 'latin__klingon' names unknown culture(s) klingon"),
+        ({"map": {"space": "jiont"}}, "config key 'map.space': no feature space 'jiont'"),
+        ({"joint": {"enabled": False}}, "config key 'typicality.space': the space 'joint' needs the joint critic (joint.enabled is false)"),
+    ],
+)
+def test_image_settings_the_run_cannot_honour_stop_it_naming_the_key(tmp_path, override, message):
+    registry = tmp_path / "mine.tsv"
+    pd.DataFrame([{"culture": c, "path": str(REPO / "data" / "demo" / c), "label": c.title()} for c in ("latin", "arabic")]).to_csv(
+        registry, sep="\t", index=False
+    )
+    (tmp_path / "override.yaml").write_text(yaml.safe_dump({**override, "cultures": str(registry)}))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+        + ["--configfile", str(REPO / "config.yaml"), str(tmp_path / "override.yaml"), "--cores", "1", "-n"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and message in output, output[-4000:]

@@ -7,6 +7,7 @@ files) functions and one ``Family`` record per family (``family.py``):
 - ``images``: corpus, training, translations
 - ``quality``: judge
 - ``matrices``: heatmaps, critic-auc, dendrograms
+- ``exemplars``: typical, bridges (the images behind the numbers)
 - ``maps``: mds, neighbours
 - ``statistics``: mantel, summary, group-recovery, seed-stability
 - ``shared``: culture labels and colours, readers of the earlier stages' files
@@ -19,6 +20,7 @@ Adding a figure: docs/architecture.md.
 
 from __future__ import annotations
 
+from ganstyle.figures.exemplars import BRIDGES, TYPICAL
 from ganstyle.figures.images import CORPUS, TRAINING, TRANSLATIONS
 from ganstyle.figures.maps import MDS, NEIGHBOURS
 from ganstyle.figures.matrices import CRITIC_AUC, DENDROGRAMS, HEATMAPS
@@ -27,6 +29,9 @@ from ganstyle.figures.statistics import GROUP_RECOVERY, MANTEL, SEED_STABILITY, 
 from ganstyle.metrics.measures import drawn_per_measure, measure_label
 
 # in the order of `python -m ganstyle figures --help`
-FAMILIES = (CORPUS, TRAINING, JUDGE_FIGURE, TRANSLATIONS, HEATMAPS, CRITIC_AUC, DENDROGRAMS, MDS, NEIGHBOURS, MANTEL, SUMMARY, GROUP_RECOVERY, SEED_STABILITY)
+FAMILIES = (
+    CORPUS, TRAINING, JUDGE_FIGURE, TRANSLATIONS, HEATMAPS, CRITIC_AUC, DENDROGRAMS, MDS, NEIGHBOURS, MANTEL, SUMMARY, GROUP_RECOVERY, SEED_STABILITY,
+    TYPICAL, BRIDGES,
+)  # fmt: skip
 
 __all__ = ["FAMILIES", "drawn_per_measure", "measure_label"]

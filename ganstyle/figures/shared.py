@@ -99,6 +99,32 @@ def read_table(path: str | Path, columns: Sequence[str], what: str) -> pd.DataFr
     return table
 
 
+def heldout_images(corpora: Sequence[str], ids: Sequence[str]) -> np.ndarray:
+    """The held-out images ``ids`` (uint8 NHWC, in that order; an id may repeat) from the cultures' corpora;
+    UserError naming an id no corpus holds."""
+    from ganstyle.stages.corpus import load_corpus
+
+    ids, repeated = np.unique(np.asarray(ids).astype(str), return_inverse=True)
+    wanted = {image: k for k, image in enumerate(ids)}
+    out, found = None, np.zeros(len(ids), bool)
+    for path in corpora:
+        images, corpus_ids = load_corpus(path, split="heldout")
+        rows = [(k, wanted[image]) for k, image in enumerate(np.asarray(corpus_ids).astype(str)) if image in wanted]
+        if not rows:
+            continue
+        if out is None:
+            out = np.zeros((len(ids), *images.shape[1:]), np.uint8)
+        elif images.shape[1:] != out.shape[1:]:
+            raise UserError(f"{path}: images of shape {images.shape[1:]}, other corpora {out.shape[1:]}")
+        targets = [t for _, t in rows]
+        out[targets], found[targets] = images[[k for k, _ in rows]], True
+    if not found.all():
+        raise UserError(
+            f"{int((~found).sum())} image(s) are no held-out image of {', '.join(map(str, corpora))} (e.g. {ids[~found][0]}): re-run extract_features"
+        )
+    return out[repeated]
+
+
 def read_culture_order(distances: str | Path) -> list[str]:
     """Culture order of the matrices (the similarity stage's ``distances.npz``)."""
     return load_distances(distances).cultures

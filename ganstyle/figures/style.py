@@ -122,6 +122,24 @@ def group_palette(groups: Iterable) -> dict[str, str]:
     return palette
 
 
+# categorical colours for one mark per culture (the image map): matplotlib's tab20, strong colours first
+CULTURE_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+]  # fmt: skip
+
+
+def culture_palette(cultures: Iterable[str]) -> dict[str, str]:
+    """A distinct colour for each culture, in the given order; beyond 20 cultures evenly spaced HUSL hues."""
+    import seaborn as sns
+
+    cultures = list(dict.fromkeys(cultures))
+    colours = list(CULTURE_COLOURS)
+    if len(cultures) > len(colours):
+        colours += sns.color_palette("husl", len(cultures) - len(colours)).as_hex()
+    return dict(zip(cultures, colours))
+
+
 def group_name(group) -> str:
     """The group of a registry row as a string; ``NO_GROUP`` when absent."""
     if group is None or (isinstance(group, float) and np.isnan(group)) or str(group).strip() == "":

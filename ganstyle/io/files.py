@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ganstyle import io
 from ganstyle.errors import UserError
@@ -119,6 +120,10 @@ CLUSTERING = StageFiles(
         "mds_bootstrap": "mds_bootstrap.tsv",
     },
 )
+# the images behind the numbers: each held-out image's typicality under every critic (typicality -> map, figures)
+IMAGES = StageFiles("images", {"typicality": "typicality.tsv"})
+# the interactive image map: one folder that opens from file:// (index.html, its scripts, embedded atlases)
+MAP = StageFiles("map", {"index": "index.html"})
 STATS = StageFiles(
     "stats",
     {
@@ -218,6 +223,49 @@ def load_critic_space(path: str | Path) -> CriticSpaceFeatures:
             logits=data["logits"],
             embeddings=data["embeddings"] if "embeddings" in data.files else None,
         )
+
+
+# --------------------------------------------------------------------------- typicality (typicality -> map, figures)
+
+# one row per held-out image and critic: ``score`` is the critic's logit for its culture (joint critic:
+# the logit conditioned on ``critic``; critic panel: ``critic``'s own critic), averaged over snapshots,
+# then seeds; ``score_sd`` its standard deviation over seeds; ``rank`` 1 = the image of ``culture``
+# that ``critic`` scores highest, of ``n_images``; ``contrast`` = ``score`` minus the image's score
+# under its own culture's critic (how much more ``critic``-like than like its own culture)
+TYPICALITY_COLUMNS = ("space", "critic", "culture", "id", "source", "score", "score_sd", "rank", "n_images", "contrast")
+_TYPICALITY_TEXT = ("space", "critic", "culture", "id", "source")
+
+
+def save_typicality(path: str | Path, table: pd.DataFrame) -> None:
+    io.write_tsv(path, table[list(TYPICALITY_COLUMNS)])
+
+
+def load_typicality(path: str | Path) -> pd.DataFrame:
+    """The typicality table; ids, names and cultures stay text (an id of digits is not a number, a file named NA is not missing)."""
+    if not Path(path).is_file():
+        raise UserError(f"typicality table not found: {path} (run typicality)")
+    table = io.read_tsv(
+        path, dtype=dict.fromkeys(_TYPICALITY_TEXT, str), keep_default_na=False, na_values=dict.fromkeys(("score", "score_sd", "contrast"), ["", "nan"])
+    )
+    missing = [c for c in TYPICALITY_COLUMNS if c not in table.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (re-run typicality)")
+    return table
+
+
+def seed_rows(files: list[CriticSpaceFeatures], paths: list[str]) -> list[np.ndarray]:
+    """For each seed's file of one space, the rows that put its images in the first file's order;
+    UserError naming the file when a seed holds other images or other critics."""
+    first = files[0]
+    order = {image: k for k, image in enumerate(first.ids)}
+    rows = []
+    for f, path in zip(files, paths):
+        if len(f.ids) != len(first.ids) or set(f.ids) != set(order):
+            raise UserError(f"{path}: holds other images than {paths[0]} (re-run extract_features)")
+        if list(f.logit_cultures) != list(first.logit_cultures):
+            raise UserError(f"{path}: critics {', '.join(f.logit_cultures)} differ from {paths[0]} ({', '.join(first.logit_cultures)})")
+        rows.append(np.argsort([order[image] for image in f.ids], kind="stable"))
+    return rows
 
 
 # --------------------------------------------------------------------------- distances (similarity -> clustering, stats, figures)

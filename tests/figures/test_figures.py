@@ -2,7 +2,7 @@
 
 The inputs are real stage outputs: synthetic features with planted groups go
 through the similarity, cluster and stats stages; corpora, GAN samples,
-histories and transfer grids are written in their documented formats.
+histories, translations and judge tables are written in their documented formats.
 """
 
 import json
@@ -17,20 +17,21 @@ from PIL import Image
 from ganstyle import figures
 from ganstyle.errors import UserError
 from ganstyle.figures import style
-from ganstyle.figures.images import HISTORY_COLUMNS, pick_evenly, transfer_cell
+from ganstyle.figures.images import HISTORY_COLUMNS, pick_evenly
 from ganstyle.figures.maps import ellipse_parameters
 from ganstyle.figures.matrices import CRITIC_AUC_MEASURE, leaf_order, tree_from_linkage
 from ganstyle.figures.shared import display_of, display_of_missing
 from ganstyle.figures.statistics import mantel_pairs
 from ganstyle.io import files
-from ganstyle.stages import clustering, similarity, stats
+from ganstyle.stages import clustering, similarity, stats, typicality
 from ganstyle.stages import figures as figures_stage
 
 CULTURES = ["latin", "greek", "cyrillic", "arabic", "hebrew", "thai"]
 GROUPS = ["european", "european", "european", "semitic", "semitic", "southeast_asian"]
 LABELS = ["Latin", "Greek", "Cyrillic", "Arabic", "Hebrew", "Thai"]
 LATLON = [(41.9, 12.5), (37.98, 23.73), (43.16, 26.82), (23.0, 39.7), (31.78, 35.22), (17.01, 99.82)]
-SETTINGS = {"dpi": 72, "formats": ["pdf", "png"]}  # low dpi: the test checks files and data, not looks
+# low dpi: the test checks files and data, not looks
+SETTINGS = {"dpi": 72, "formats": ["pdf", "png"], "typical_images": 4, "bridges_closest": 2, "bridges_pairs": ["latin__thai"], "bridges_images": 3}
 
 
 def build_results(
@@ -41,7 +42,7 @@ def build_results(
     latlon=LATLON,
     n_images=16,
     seeds=(0, 1),
-    transfer_pairs=("latin__greek", "greek__arabic"),
+    translations=True,
     n_boot=10,
     permutations=19,
 ) -> dict:
@@ -79,13 +80,41 @@ def build_results(
                     "elapsed_s": steps / 10,
                 }
             ).to_csv(gan / "history.tsv", sep="\t", index=False)
-    # transfer examples as the transfer stage writes them (one examples.npz per pair)
-    for pair in transfer_pairs:
-        folder = root / "results" / "transfer" / pair
-        folder.mkdir(parents=True)
-        files.save_transfer_examples(
-            folder / "examples.npz", files.TransferExamples(*(rng.integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8) for _ in range(4)))
-        )
+    # every held-out image's typicality as the typicality stage writes it: each culture's critic scores its own images higher
+    heldout = {}
+    for culture in cultures:
+        with np.load(root / "results" / "corpus" / culture / "images.npz") as data:
+            heldout[culture] = data["ids"][data["split"] == "heldout"].astype(str)
+    image_ids = np.concatenate(list(heldout.values()))
+    image_cultures = np.repeat(cultures, [len(v) for v in heldout.values()])
+    planted = (image_cultures[:, None] == np.array(cultures)[None]) * 2.0
+    seed_scores = np.stack([planted + rng.normal(size=planted.shape) for _ in seeds])
+    table = typicality.typicality_table(
+        typicality.SeedScores("joint", image_cultures, image_ids, np.array(cultures), seed_scores),
+        {i: f"{c}/{i}.png" for c, i in zip(image_cultures, image_ids)},
+    )
+    files.save_typicality(root / "results" / "images" / "typicality.tsv", table)
+    # translations as the translator writes them (first seed), and the judge's tables
+    if translations:
+        with np.load(root / "results" / "corpus" / cultures[0] / "images.npz") as data:
+            shape = data["images"].shape[1:]
+        n_held = 2 * len(cultures)
+        source_culture = np.repeat(np.arange(len(cultures)), 2).astype(np.int32)
+        files.save_translations(
+            root / "results" / "transfer" / "seed0" / "translations.npz",
+            files.Translations(
+                np.array(cultures), rng.integers(0, 256, size=(n_held, *shape), dtype=np.uint8), source_culture, np.array([f"i{i}" for i in range(n_held)]),
+                rng.integers(0, 256, size=(len(cultures), n_held, *shape), dtype=np.uint8), rng.uniform(5, 30, size=(len(cultures), n_held)).astype(np.float32),
+            ),
+        )  # fmt: skip
+        judge = root / "results" / "judge"
+        judge.mkdir(parents=True)
+        real = pd.DataFrame({"culture": cultures, "n": 10, "accuracy": np.linspace(0.8, 1.0, len(cultures)), "mean_probability": 0.7})
+        real.to_csv(judge / "real.tsv", sep="\t", index=False)
+        for kind, seeds_of_kind in (("gan_samples", seeds), ("joint_samples", seeds), ("translations", seeds[:1])):
+            rows = [{"kind": kind, "seed": s, "culture": c, "n": 20, "accuracy": 0.5, "mean_probability": 0.4} for s in seeds_of_kind for c in cultures]
+            scored = pd.DataFrame(rows).merge(real[["culture", "accuracy"]].rename(columns={"accuracy": "real_accuracy"}), on="culture")
+            scored.assign(ratio=scored["accuracy"] / scored["real_accuracy"]).to_csv(judge / f"{kind}.tsv", sep="\t", index=False)
 
     # features with planted groups -> similarity -> cluster -> stats
     group_centres = {g: 4.0 * rng.normal(size=10) for g in dict.fromkeys(groups)}
@@ -113,7 +142,7 @@ def build_results(
         "--out", str(st), "--settings", json.dumps({"permutations": permutations, "seed": 0}),
     ]  # fmt: skip
     assert stats.main(stats_argv) == 0
-    return {"registry": registry, "results": root / "results", "seeds": list(seeds), "pairs": list(transfer_pairs), "cultures": list(cultures)}
+    return {"registry": registry, "results": root / "results", "seeds": list(seeds), "cultures": list(cultures)}
 
 
 def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
@@ -121,9 +150,11 @@ def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
     r, cultures = built["results"], built["cultures"]
     common = ["--cultures-file", str(built["registry"]), "--settings", json.dumps(settings)]
     sim, cl, st = r / "similarity", r / "clustering", r / "stats"
+    corpora = [str(r / "corpus" / c / "images.npz") for c in cultures]
     calls = [
         ["corpus", "--cultures", *cultures, "--corpora", *[str(r / "corpus" / c / "images.npz") for c in cultures], "--out", str(out / "corpus" / "examples")],
-        ["transfer", "--pairs", *built["pairs"], "--examples", *[str(r / "transfer" / p / "examples.npz") for p in built["pairs"]], "--out", str(out / "transfer" / "translations")],
+        ["translations", "--translations", str(r / "transfer" / "seed0" / "translations.npz"), "--out", str(out / "transfer" / "translations")],
+        ["judge", *[f"--{kind.replace('_', '-')}={r / 'judge' / f'{kind}.tsv'}" for kind in ("real", "gan_samples", "joint_samples", "translations")], "--out", str(out / "judge")],
         ["heatmaps", "--similarity", str(sim / "similarity.tsv"), "--distances", str(sim / "distances.npz"), "--linkage", str(cl / "linkage.tsv"), "--measures", str(sim / "measures.tsv"), "--out", str(out / "heatmaps")],
         ["critic-auc", "--similarity", str(sim / "similarity.tsv"), "--distances", str(sim / "distances.npz"), "--linkage", str(cl / "linkage.tsv"), "--out", str(out / "critic_auc")],
         ["dendrograms", "--linkage", str(cl / "linkage.tsv"), "--distances", str(sim / "distances.npz"), "--out", str(out / "dendrograms")],
@@ -133,6 +164,8 @@ def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
         ["summary", "--ari-nmi", str(st / "ari_nmi.tsv"), "--permanova", str(st / "permanova.tsv"), "--out", str(out / "summary")],
         ["group-recovery", "--group-recovery", str(st / "group_recovery.tsv"), "--out", str(out / "group_recovery")],
         ["seed-stability", "--seed-stability", str(st / "seed_stability.tsv"), "--measures", str(sim / "measures.tsv"), "--out", str(out / "seed_stability")],
+        ["typical", "--typicality", str(r / "images" / "typicality.tsv"), "--corpora", *corpora, "--out", str(out / "images" / "typical")],
+        ["bridges", "--typicality", str(r / "images" / "typicality.tsv"), "--measures", str(sim / "measures.tsv"), "--matrices", str(sim / "matrices"), "--corpora", *corpora, "--out", str(out / "images" / "bridges")],
     ]  # fmt: skip
     for culture in cultures:
         seeds = built["seeds"]
@@ -200,27 +233,29 @@ def test_training_figures_hold_the_samples_and_histories(drawn):
             pd.testing.assert_frame_equal(mine[HISTORY_COLUMNS], history[HISTORY_COLUMNS], check_dtype=False, rtol=1e-5)
 
 
-def test_transfer_grid_places_each_pair_in_its_cell(drawn):
+def test_translations_show_each_culture_into_every_culture(drawn):
     built, out = drawn
     table = assert_figure(out / "transfer" / "translations")
-    # both directions of every pair
-    both = built["pairs"] + ["__".join(reversed(p.split("__"))) for p in built["pairs"]]
-    assert sorted(table["source"] + "__" + table["target"]) == sorted(both)
-    # cultures in registry order: latin, greek, arabic
-    cell = table.set_index(["source", "target"])
-    assert tuple(cell.loc[("latin", "greek"), ["row", "column"]]) == (0, 1)
-    assert tuple(cell.loc[("greek", "latin"), ["row", "column"]]) == (1, 0)
-    assert tuple(cell.loc[("greek", "arabic"), ["row", "column"]]) == (1, 2)
-    assert tuple(cell.loc[("greek", "arabic"), ["source_key", "translated_key"]]) == ("source_a", "a_to_b")
-    assert tuple(cell.loc[("arabic", "greek"), ["source_key", "translated_key"]]) == ("source_b", "b_to_a")
+    cultures = built["cultures"]
+    assert list(dict.fromkeys(table["source"])) == cultures  # registry order, one held-out image each by default
+    for culture in cultures:
+        assert table.loc[table.source == culture, "target"].tolist() == cultures
+    translations = files.load_translations(built["results"] / "transfer" / "seed0" / "translations.npz")
+    row = table[(table.source == "greek") & (table.target == "arabic")].iloc[0]
+    assert row["cycle_error"] == pytest.approx(translations.cycle_error[cultures.index("arabic"), row["row"]], abs=1e-4)
+    assert translations.source_culture[row["row"]] == cultures.index("greek")
 
 
-def test_transfer_cell_puts_translations_under_their_sources():
-    source = np.full((3, 4, 4, 1), 10, np.uint8)
-    translated = np.full((3, 4, 4, 1), 250, np.uint8)
-    cell = transfer_cell({"source_a": source, "a_to_b": translated}, "source_a", "a_to_b")
-    assert cell.shape == (4 + 3 + 4, 3 * 4 + 2 * 3, 1)
-    assert (cell[:4, :4] == 10).all() and (cell[-4:, :4] == 250).all()
+def test_judge_figure_plots_every_kind_against_the_real_accuracy(drawn):
+    built, out = drawn
+    table = assert_figure(out / "judge")
+    assert set(table["kind"]) == {"real", "gan_samples", "joint_samples", "translations"}
+    real = read(built["results"] / "judge" / "real.tsv").set_index("culture")["accuracy"]
+    mine = table[table["kind"] == "real"].set_index("culture")["accuracy"]
+    pd.testing.assert_series_equal(mine.sort_index(), real.sort_index(), check_names=False)
+    gan = table[table["kind"] == "gan_samples"]
+    np.testing.assert_allclose(gan["ratio"], 0.5 / gan["culture"].map(real), atol=1e-6)
+    assert len(gan) == len(built["cultures"]) * len(built["seeds"])
 
 
 def _similarity(built):
@@ -378,7 +413,7 @@ def test_seed_stability_figure_has_one_dot_per_seed_pair(drawn):
 def test_without_bootstrap_or_permutations_the_figures_still_draw(tmp_path):
     # n_boot 0: no intervals, no node support, no MDS spread; permutations 0: no p-values
     built = build_results(
-        tmp_path, cultures=CULTURES[:4], groups=GROUPS[:4], labels=LABELS[:4], latlon=LATLON[:4], seeds=(0,), transfer_pairs=(), n_boot=0, permutations=0
+        tmp_path, cultures=CULTURES[:4], groups=GROUPS[:4], labels=LABELS[:4], latlon=LATLON[:4], seeds=(0,), translations=False, n_boot=0, permutations=0
     )
     r = built["results"]
     common = ["--cultures-file", str(built["registry"]), "--settings", json.dumps(SETTINGS)]
@@ -514,3 +549,59 @@ def test_missing_inputs_name_the_file(drawn, tmp_path):
                 "c",
             ]
         )
+
+
+# --------------------------------------------------------------------------- the images behind the numbers
+
+
+def _typicality(built):
+    return files.load_typicality(built["results"] / "images" / "typicality.tsv")
+
+
+def test_typical_figure_shows_each_cultures_highest_and_lowest_ranked_images(drawn):
+    built, out = drawn
+    table = assert_figure(out / "images" / "typical")
+    scores = _typicality(built)
+    assert list(dict.fromkeys(table["culture"])) == CULTURES
+    for culture in CULTURES:
+        own = scores[(scores["critic"] == culture) & (scores["culture"] == culture)].sort_values("score", ascending=False)
+        mine = table[table["culture"] == culture]
+        typical, atypical = mine[mine["kind"] == "typical"], mine[mine["kind"] == "atypical"]
+        assert list(typical["id"].astype(str)) == list(own["id"][:4]) and list(typical["position"]) == [0, 1, 2, 3]
+        assert list(atypical["id"].astype(str)) == list(own["id"][-4:]) and list(atypical["rank"]) == [7, 8, 9, 10]
+        np.testing.assert_allclose(typical["score"], own["score"][:4], rtol=1e-5)
+        assert (mine["label"] == LABELS[CULTURES.index(culture)]).all()
+
+
+def test_bridges_show_the_closest_and_the_configured_pairs(drawn):
+    built, out = drawn
+    table = assert_figure(out / "images" / "bridges")
+    matrix = pd.read_csv(built["results"] / "similarity" / "matrices" / "cross_conditional_joint.tsv", sep="\t", index_col=0)
+    symmetric = (matrix + matrix.T) / 2
+    pairs = sorted(((symmetric.loc[a, b], a, b) for i, a in enumerate(CULTURES) for b in CULTURES[i + 1 :]))
+    shown = table.drop_duplicates("pair").sort_values("pair")
+    closest = [(a, b) for _, a, b in pairs[:2]]
+    assert [tuple(sorted(p)) for p in zip(shown["a"], shown["b"])] == [tuple(sorted(p)) for p in closest + [("latin", "thai")]]
+    assert list(shown["closest"]) == [1, 2, 0] and list(shown["configured"]) == [False, False, True]
+    np.testing.assert_allclose(shown["distance"], [pairs[0][0], pairs[1][0], symmetric.loc["latin", "thai"]], rtol=1e-5)
+    scores = _typicality(built)
+    for (pair, critic, culture), rows in table.groupby(["pair", "critic", "culture"]):
+        # by a's critic's score minus b's: the shared "looks real" part of both scores cancels
+        mine = scores[(scores["critic"] == critic) & (scores["culture"] == culture)].set_index("id")["score"]
+        theirs = scores[(scores["critic"] == culture) & (scores["culture"] == culture)].set_index("id")["score"]
+        expected = (mine - theirs).sort_values(ascending=False).index[:3]
+        assert list(rows.sort_values("position")["id"].astype(str)) == list(expected)
+        a, b = shown.set_index("pair").loc[pair, ["a", "b"]]
+        assert {critic, culture} == {a, b} and critic != culture
+
+
+def test_bridges_refuse_an_unknown_culture_and_a_measure_that_is_no_distance(drawn, tmp_path):
+    built, _ = drawn
+    r = built["results"]
+    argv = ["bridges", "--cultures-file", str(built["registry"]), "--typicality", str(r / "images" / "typicality.tsv"), "--measures", str(r / "similarity" / "measures.tsv"),
+            "--matrices", str(r / "similarity" / "matrices"), "--corpora", *[str(r / "corpus" / c / "images.npz") for c in CULTURES], "--out", str(tmp_path / "bridges")]  # fmt: skip
+    with pytest.raises(UserError, match="config key 'figures.bridges_pairs': pair 'latin__klingon' names unknown culture\\(s\\) klingon"):
+        figures_stage.main([*argv, "--settings", json.dumps({**SETTINGS, "bridges_pairs": ["latin__klingon"]})])
+    with pytest.raises(UserError, match="config key 'figures.bridges_measure': 'probe_confusion_joint' is not a distance measure"):
+        figures_stage.main([*argv, "--settings", json.dumps({**SETTINGS, "bridges_measure": "probe_confusion_joint"})])
+    assert not (tmp_path / "bridges.png").exists()

@@ -65,9 +65,16 @@ def _equal(a, b):
         ),
         (files.save_samples, files.load_samples, files.Samples(rng.integers(0, 256, (2, 4, 4, 1), dtype=np.uint8), rng.normal(size=(2, 8)))),
         (
-            files.save_transfer_examples,
-            files.load_transfer_examples,
-            files.TransferExamples(*(rng.integers(0, 256, (2, 4, 4, 1), dtype=np.uint8) for _ in range(4))),
+            files.save_translations,
+            files.load_translations,
+            files.Translations(
+                np.array(["a", "b"]),
+                rng.integers(0, 256, (3, 4, 4, 1), dtype=np.uint8),
+                np.array([0, 1, 1]),
+                np.array(["x", "y", "z"]),
+                rng.integers(0, 256, (2, 3, 4, 4, 1), dtype=np.uint8),
+                rng.random((2, 3)).astype(np.float32),
+            ),
         ),
     ],
 )

@@ -20,6 +20,8 @@ from ganstyle.stages.leakage import rows_digest
 from ganstyle.metrics.measures import measure_label
 from ganstyle.config.registry import load_study
 from ganstyle.stages.judge import SCORE_KINDS as JUDGE_SCORE_KINDS
+from ganstyle.figures.exemplars import parse_bridge_pairs
+from ganstyle.stages.typicality import checked_space
 
 
 def _validate_config():
@@ -262,6 +264,36 @@ def analysis_targets():
     ]
 
 
+# ---- used by typicality.smk, map.smk and the image figures
+
+
+def map_space():
+    """The feature space of the image map (config map.space; where the study's primary measure will set it)."""
+    return config["map"]["space"]
+
+
+def space_features(space, key):
+    """The feature files of one space: reference.npz, or every GAN seed's file of a critic space."""
+    if space == "reference":
+        return [rules.reference_features.output[0]]
+    if space not in FEATURE_SPACES:
+        raise WorkflowError(f"invalid config: config key '{key}': the space '{space}' needs the joint critic (joint.enabled is false)")
+    return expand(f"{RESULTS}/features/{space}/seed{{seed}}.npz", seed=GAN_SEEDS)
+
+
+def image_targets():
+    """The typicality table and the image map (for rule all)."""
+    return [rules.typicality.output[0], rules.image_map.output[0]]
+
+
+try:
+    checked_space(map_space(), "map.space", critics=False)
+    checked_space(config["typicality"]["space"], "typicality.space")
+    BRIDGE_PAIRS = parse_bridge_pairs(config["figures"]["bridges_pairs"], CULTURES)
+except UserError as err:
+    raise WorkflowError(f"invalid config: {err}") from None
+
+
 # ---- used by figures.smk
 
 # Every figure family is one record (ganstyle/figures/): its outputs, report entries and
@@ -286,6 +318,7 @@ FIGURE_CONDITIONS = {
     "judge of every kind": JUDGED_KINDS == list(JUDGE_SCORE_KINDS),
     # group statistics need two groups (registry column group, or a mapping's); a table alone has none
     "known groups": len({str(group) for group in REGISTRY["group"] if not pd.isna(group) and str(group)}) > 1,
+    "bridge pairs": len(CULTURES) > 1 and (config["figures"]["bridges_closest"] > 0 or bool(BRIDGE_PAIRS)),
 }
 _unknown = {f.only_with for f in FAMILIES if f.only_with} - set(FIGURE_CONDITIONS)
 if _unknown:

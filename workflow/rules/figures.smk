@@ -98,6 +98,51 @@ rule figure_mantel:
         " --external {params.external:q} --out {params.stem:q} > {log} 2>&1"
 
 
+rule figure_typical:
+    """Each culture's most and least typical held-out images by its critic (config typicality.space)."""
+    input:
+        typicality=rules.typicality.output[0],
+        corpora=all_corpora,
+        registry=config["cultures"],
+    output:
+        **figure_outputs("typical"),
+    log:
+        f"{LOGS}/figures/typical.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/typical.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
+    params:
+        **FIGURE_PARAMS,
+        stem=output_stem,
+    shell:
+        figure_command("typical") + " --typicality {input.typicality:q} --corpora {input.corpora:q} --out {params.stem:q} > {log} 2>&1"
+
+
+rule figure_bridges:
+    """The closest pairs of cultures (config figures.bridges_*) and the images of each that the other's critic finds most like its own."""
+    input:
+        typicality=rules.typicality.output[0],
+        measures=rules.similarity.output.measures,
+        matrices=rules.similarity.output.matrices,
+        corpora=all_corpora,
+        registry=config["cultures"],
+    output:
+        **figure_outputs("bridges"),
+    log:
+        f"{LOGS}/figures/bridges.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/bridges.tsv"
+    conda:
+        "../envs/ganstyle.yaml"
+    params:
+        **FIGURE_PARAMS,
+        stem=output_stem,
+    shell:
+        figure_command("bridges") + " --typicality {input.typicality:q} --measures {input.measures:q} --matrices {input.matrices:q}"
+        " --corpora {input.corpora:q} --out {params.stem:q} > {log} 2>&1"
+
+
 # heatmaps, critic-auc, dendrograms, mds, neighbours, summary, group-recovery, seed-stability:
 # every option is a results file, so the record says all the rule needs (Family.generated_rule)
 for family in FAMILIES:
