@@ -13,6 +13,7 @@
 #   7. stats      - group recovery of every measure next to its controls, seed stability,
 #                   PERMANOVA/PERMDISP, Mantel tests.
 #   8. figures    - publication figures and the Snakemake report.
+#   9. run_info   - what the run ran on: code, config hash, versions, CPU/GPU, threads, precision.
 
 from snakemake.utils import min_version
 
@@ -37,6 +38,7 @@ include: "workflow/rules/similarity.smk"
 include: "workflow/rules/clustering.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/run_info.smk"
 
 
 rule all:
@@ -47,6 +49,7 @@ rule all:
         transfer_targets(),
         analysis_targets(),
         figure_targets(),
+        rules.run_info.output,
 
 
 # where the time went: results/benchmarks/{jobs,stages}.tsv from every rule's benchmark file

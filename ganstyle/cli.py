@@ -34,6 +34,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "cluster": ("ganstyle.stages.clustering", "hierarchical clustering, bootstrap support, MDS"),
     "stats": ("ganstyle.stages.stats", "group recovery, ARI/NMI, PERMANOVA, PERMDISP, Mantel tests, seed stability"),
     "figures": ("ganstyle.stages.figures", "publication figures"),
+    "run-info": ("ganstyle.stages.run_info", "what the run ran on: code, config hash, versions, CPU/GPU, threads, precision"),
 }
 
 
