@@ -40,6 +40,7 @@ matching, spectral norm and element-wise work are not counted, so GFLOP/s is a l
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -173,8 +174,8 @@ def gan_bench(settings: dict, resolution: int, channels: int, n_classes: int, na
 
     from ganstyle.models import gan, networks, training
 
-    settings = {**settings, "batch_size": batch or settings["batch_size"]}
-    batch = settings["batch_size"]
+    settings = settings.replace(batch_size=batch or settings.batch_size)
+    batch = settings.batch_size
     generator, discriminator = gan.initial_models(settings, resolution, channels, seed=0, n_classes=n_classes)
     task = gan.GANTask(generator, discriminator, settings, seed=0)
     rng = np.random.default_rng(0)
@@ -245,8 +246,10 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from ganstyle.models import gan, networks
+    from ganstyle.config import section
+    from ganstyle.models import networks
     from ganstyle.models.pixels import to_float
+    from ganstyle.models.recipes import GANRecipe
 
     print(f"threads {args.threads}, TensorFlow {tf.__version__}, Keras {keras.__version__}, native bf16 (AVX512_BF16/AMX): {training.cpu_has_native_bf16()}")
     ceilings = {"float32": matmul_ceiling(tf, "float32"), "mixed_bfloat16": matmul_ceiling(tf, "bfloat16")}
@@ -256,24 +259,7 @@ def main(argv=None) -> int:
 
     # ---- 2. equal model size: the seed DCGAN, tutorial loop vs ganstyle's step
     resolution, width, batch = 64, 64, 32
-    seed_settings = gan.resolve_settings(
-        {
-            "architecture": "seed",
-            "batch_size": batch,
-            "g_width": width,
-            "d_width": width,
-            "r1_gamma": 0.0,
-            "latent_dim": None,
-            "max_width": None,
-            "loss": None,
-            "augment": None,
-            "ema_decay": None,
-            "learning_rate_g": None,
-            "learning_rate_d": None,
-            "beta1": None,
-            "beta2": None,
-        }
-    )
+    seed_settings = GANRecipe.from_section(section("gan", json.dumps({"architecture": "seed", "batch_size": batch, "g_width": width, "d_width": width})))
     rng = np.random.default_rng(0)
     images_uint8 = rng.integers(0, 256, (20 * batch, resolution, resolution, 1), dtype=np.uint8)
     ref_g, ref_d = networks.build_models(seed_settings, resolution, 1)
@@ -281,7 +267,7 @@ def main(argv=None) -> int:
     reference = Bench(
         "DCGAN tutorial loop",
         "float32",
-        reference_trainer(tf, keras, ref_g, ref_d, to_float(images_uint8), batch, seed_settings["latent_dim"]),
+        reference_trainer(tf, keras, ref_g, ref_d, to_float(images_uint8), batch, seed_settings.latent_dim),
         batch,
         step_flops,
     )
@@ -303,8 +289,8 @@ def main(argv=None) -> int:
     gan_settings, joint_settings, transfer_settings, res, channels, n_cultures = demo_settings(args.config)
     print(
         f"\n[demo models] {args.config}: {res}x{res}x{channels}, {n_cultures} cultures; per-culture GAN g/d width "
-        f"{gan_settings['g_width']}/{gan_settings['d_width']} batch {gan_settings['batch_size']}; joint critic "
-        f"{joint_settings['g_width']}/{joint_settings['d_width']} batch {joint_settings['batch_size']}; CycleGAN "
+        f"{gan_settings.g_width}/{gan_settings.d_width} batch {gan_settings.batch_size}; joint critic "
+        f"{joint_settings.g_width}/{joint_settings.d_width} batch {joint_settings.batch_size}; CycleGAN "
         f"{transfer_settings['g_width']}/{transfer_settings['d_width']} batch {transfer_settings['batch_size']}"
     )
     builders = {
@@ -323,7 +309,7 @@ def main(argv=None) -> int:
     policy = "float32"
     for name, settings, classes in (("per-culture GAN", gan_settings, 1), ("joint critic", joint_settings, n_cultures)):
         small = with_policy(policy, lambda s=settings, c=classes, n=name: gan_bench(s, res, channels, c, n, policy))
-        large = with_policy(policy, lambda s=settings, c=classes, n=name: gan_bench(s, res, channels, c, n, policy, batch=4 * s["batch_size"]))
+        large = with_policy(policy, lambda s=settings, c=classes, n=name: gan_bench(s, res, channels, c, n, policy, batch=4 * s.batch_size))
         time_alternately([small, large], args.steps, args.reps)
         t_small, t_large = small.images_per_step / small.rate, large.images_per_step / large.rate
         fixed = max((4 * t_small - t_large) / 3, 0.0)

@@ -27,6 +27,13 @@ def tiny_settings(**overrides) -> dict:
     return section("gan", json.dumps({**TINY, **overrides}))
 
 
+def tiny_recipe(**overrides):
+    """The :class:`~ganstyle.models.recipes.GANRecipe` of TINY with ``overrides``."""
+    from ganstyle.models.recipes import GANRecipe
+
+    return GANRecipe.from_section(tiny_settings(**overrides))
+
+
 def make_corpus(path: Path, n=24, size=32, channels=1, seed=0, tone=None):
     """A tiny corpus npz with the documented keys: dark strokes on light ground."""
     rng = np.random.default_rng(seed)

@@ -16,11 +16,11 @@ from __future__ import annotations
 AUGMENT_SEED_OFFSET = 1_000_003
 
 
-def adam(learning_rate, settings: dict):
-    """Adam with the settings' betas; under mixed float16 wrapped in loss scaling (bfloat16 needs none)."""
+def adam(learning_rate, recipe):
+    """Adam with the recipe's betas; under mixed float16 wrapped in loss scaling (bfloat16 needs none)."""
     import keras
 
-    optimizer = keras.optimizers.Adam(learning_rate, beta_1=settings["beta1"], beta_2=settings["beta2"])
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=recipe.beta1, beta_2=recipe.beta2)
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
@@ -34,18 +34,18 @@ def numbered(group: str, variables) -> dict:
 class AdversarialTask:
     """Base of the two-player tasks: both sides' Adam optimisers and the augmentation stream.
 
-    A subclass sets ``settings`` and calls :meth:`set_up_players` in its
+    A subclass sets ``recipe`` and calls :meth:`set_up_players` in its
     ``__init__``; its ``variables()`` includes :meth:`player_state`.
     """
 
-    settings: dict
+    recipe: object  # a recipe with beta1, beta2 and augment (ganstyle.models.recipes)
 
     def set_up_players(self, g_learning_rate, d_learning_rate, generator_variables, discriminator_variables, seed: int) -> None:
         """Both optimisers (slots built) and the augmentation RNG of a run of ``seed``."""
         import tensorflow as tf
 
-        self.g_optimizer = adam(g_learning_rate, self.settings)
-        self.d_optimizer = adam(d_learning_rate, self.settings)
+        self.g_optimizer = adam(g_learning_rate, self.recipe)
+        self.d_optimizer = adam(d_learning_rate, self.recipe)
         # slots exist before a checkpoint is restored into them
         self.g_optimizer.build(generator_variables)
         self.d_optimizer.build(discriminator_variables)
@@ -59,5 +59,5 @@ class AdversarialTask:
         """The configured DiffAugment transforms, drawn from this task's augmentation stream (none: unchanged)."""
         from ganstyle.models.augment import diff_augment
 
-        transforms = self.settings["augment"]
+        transforms = self.recipe.augment
         return diff_augment(images, self.augment_rng, transforms) if transforms else images

@@ -26,6 +26,7 @@ All networks take and return float32 images in [-1, 1], NHWC.
 from __future__ import annotations
 
 import weakref
+from types import SimpleNamespace
 
 import keras
 import tensorflow as tf
@@ -257,7 +258,7 @@ class CycleGANTask(AdversarialTask):
 
     def __init__(self, models: dict, settings: dict, seed: int):
         self.models = models
-        self.settings = settings
+        self.recipe = SimpleNamespace(**settings)  # what AdversarialTask reads: betas, augment
         self.batch_size = int(settings["batch_size"])
         self.images_per_step = 2 * self.batch_size
         self.cycle_weight = float(settings["cycle_weight"])

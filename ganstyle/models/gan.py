@@ -1,8 +1,5 @@
 """The GAN of one culture, and of all cultures at once (the joint critic): recipes, training task, sampling.
 
-- ``RECIPES``: what each architecture trains with when a ``gan`` setting is
-  left at null; ``TRAINING_KEYS``: the settings that change the trained weights
-  (the stages' checkpoint fingerprints hash them).
 - :class:`GANTask`: the state and training step that
   :func:`ganstyle.models.training.train` runs, for a per-culture GAN and, with a
   class-conditional generator and projection discriminator, for the joint critic.
@@ -10,7 +7,7 @@
 
 The stages ``train-gan`` and ``train-joint`` (``ganstyle.stages.gan``, ``ganstyle.stages.joint``)
 do the I/O around these.  TensorFlow is imported only inside functions, so that
-the stages can resolve settings before ``devices.claim_gpu`` has picked a GPU.
+the stages can resolve their recipes (``ganstyle.models.recipes``) before ``devices.claim_gpu`` has picked a GPU.
 """
 
 from __future__ import annotations
@@ -19,90 +16,15 @@ import numpy as np
 
 from ganstyle.models.adversarial import AUGMENT_SEED_OFFSET, AdversarialTask, numbered
 from ganstyle.models.heads import LinearHead, quarter_turns
+from ganstyle.models.recipes import GANRecipe
 
 # the rotation head: its own Adam's learning rate (the joint critic's feature-head value) and
 # the offset of its initial kernel's seed from the run's, apart from the networks' streams
 ROTATION_HEAD_LR = 0.01
 ROTATION_SEED_OFFSET = 2_000_003
 
-# What each architecture trains with when a setting is left at null.
-RECIPES = {
-    # small-data recipe: the non-saturating loss with Adam beta1 0.5 kept ~2x more
-    # sample diversity than hinge; feature matching (weight 10) cut the held-out KID
-    # ~3x where generators had collapsed to one pattern (tuned on the demo corpus at
-    # 600 steps, before the critic measures were the endpoint).  Augmentation keeps
-    # ink density (circular shift, no colour jitter: a critic of scripts should not
-    # learn to ignore stroke weight), and no minibatch stddev, so nothing a critic
-    # computes depends on a batch.  Widths 8/8 are what the demo's 15-minute budget
-    # on 2 CPU cores affords for 2 seeds of 12 cultures (README).
-    "default": {
-        "loss": "bce",
-        "feature_matching": 10.0,
-        "classification": 0.0,
-        "minibatch_stddev": False,
-        "augment": ["shift", "cutout"],
-        "ema_decay": 0.999,
-        "learning_rate_g": 2e-4,
-        "learning_rate_d": 2e-4,
-        "beta1": 0.5,
-        "beta2": 0.99,
-        "latent_dim": 64,
-        "g_width": 8,
-        "d_width": 8,
-        "max_width": 256,
-    },
-    # the seed document's DCGAN: BCE, Adam(2e-4, beta1 0.5), no augmentation, no EMA
-    "seed": {
-        "loss": "bce",
-        "feature_matching": 0.0,
-        "classification": 0.0,
-        "minibatch_stddev": False,
-        "augment": [],
-        "ema_decay": 0.0,
-        "learning_rate_g": 2e-4,
-        "learning_rate_d": 2e-4,
-        "beta1": 0.5,
-        "beta2": 0.999,
-        "latent_dim": 100,
-        "g_width": 64,
-        "d_width": 64,
-        "max_width": 512,
-    },
-}
 
-# Settings that change the trained weights: a checkpoint written under other
-# values of these is not resumed from.  (``steps`` is not among them: raising it
-# continues a finished run.)
-TRAINING_KEYS = (
-    "architecture",
-    "loss",
-    "augment",
-    "ema_decay",
-    "learning_rate_g",
-    "learning_rate_d",
-    "beta1",
-    "beta2",
-    "latent_dim",
-    "g_width",
-    "d_width",
-    "max_width",
-    "batch_size",
-    "r1_gamma",
-    "jit_compile",
-    "mixed_precision",
-    "feature_matching",
-    "minibatch_stddev",
-    "classification",
-)
-
-
-def resolve_settings(settings: dict) -> dict:
-    """The ``gan`` section with every null replaced by the architecture's recipe value."""
-    recipe = RECIPES[settings["architecture"]]
-    return {key: (recipe[key] if value is None and key in recipe else value) for key, value in {**recipe, **settings}.items()}
-
-
-def initial_models(settings: dict, resolution: int, channels: int, seed: int, n_classes: int = 1):
+def initial_models(recipe: GANRecipe, resolution: int, channels: int, seed: int, n_classes: int = 1):
     """(generator, discriminator) exactly as a training run of ``seed`` starts from them: the
     untrained control of the feature stage is this discriminator."""
     import keras
@@ -110,7 +32,7 @@ def initial_models(settings: dict, resolution: int, channels: int, seed: int, n_
     from ganstyle.models import networks
 
     keras.utils.set_random_seed(seed)
-    return networks.build_models(settings, resolution, channels, n_classes)
+    return networks.build_models(recipe, resolution, channels, n_classes)
 
 
 # ---------------------------------------------------------------- the training step
@@ -134,13 +56,13 @@ class GANTask(AdversarialTask):
     each image's logit is its culture's column of D's logits.
     """
 
-    def __init__(self, generator, discriminator, settings: dict, seed: int):
+    def __init__(self, generator, discriminator, recipe: GANRecipe, seed: int):
         import keras
         import tensorflow as tf
 
         self.generator, self.discriminator = generator, discriminator
-        self.settings = settings
-        self.batch_size = int(settings["batch_size"])
+        self.recipe = recipe
+        self.batch_size = recipe.batch_size
         self.images_per_step = self.batch_size
         # half the real batch (a multiple of 4) is turned for the rotation head: +1/4 of the critic's images
         self.rotated_images = max(4, self.batch_size // 8 * 4)
@@ -148,23 +70,22 @@ class GANTask(AdversarialTask):
         self.conditional = len(generator.inputs) > 1
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
-        self.set_up_players(settings["learning_rate_g"], settings["learning_rate_d"], generator.trainable_variables, discriminator.trainable_variables, seed)
+        self.set_up_players(recipe.learning_rate_g, recipe.learning_rate_d, generator.trainable_variables, discriminator.trainable_variables, seed)
         n_classes, n_features = int(discriminator.outputs[0].shape[-1]), int(discriminator.outputs[1].shape[-1])
         # The feature head (joint critic): a culture classifier on the extracted features.  Its cross-entropy
         # on real images shapes them towards what tells the cultures apart; the spectrally normalised
         # projection logits alone spread too little for that (docs/validation.md).
         self.feature_head = None
-        if self.conditional and float(settings.get("feature_head") or 0.0) > 0:
-            head_lr = settings.get("feature_head_lr") or settings["learning_rate_d"]
-            self.feature_head = LinearHead(n_features, n_classes, head_lr, settings, seed, "feature_head", "head_optimizer")
+        if self.conditional and recipe.feature_head > 0:
+            self.feature_head = LinearHead(n_features, n_classes, recipe.feature_head_lr, recipe, seed, "feature_head", "head_optimizer")
         # The rotation head (per-culture critics, SS-GAN, Chen et al. 2019): which quarter turn a real image
         # was given.  Real-vs-fake of one culture alone rewards features of the generator's artefacts; the
         # rotation task rewards features of the letterforms themselves.  Same read-out recipe as the feature head.
         self.rotation_head = None
-        if float(settings.get("rotation_head") or 0.0) > 0:
+        if recipe.rotation_head > 0:
             if self.batch_size < 4:
                 raise ValueError(f"gan.rotation_head needs gan.batch_size >= 4 (one image per quarter turn), not {self.batch_size}")
-            self.rotation_head = LinearHead(n_features, 4, ROTATION_HEAD_LR, settings, seed + ROTATION_SEED_OFFSET, "rotation_head", "rotation_optimizer")
+            self.rotation_head = LinearHead(n_features, 4, ROTATION_HEAD_LR, recipe, seed + ROTATION_SEED_OFFSET, "rotation_head", "rotation_optimizer")
         self.noise_rng = tf.random.Generator.from_seed(seed, alg="philox")
         self._apply_updates = tf.function(self._updates, jit_compile=True)
 
@@ -217,9 +138,9 @@ class GANTask(AdversarialTask):
         from ganstyle.models.pixels import to_float_tensor
 
         real_uint8, cultures = batch if self.conditional else (batch, None)
-        kind, r1_gamma = self.settings["loss"], float(self.settings["r1_gamma"])
-        fm_weight = float(self.settings["feature_matching"])
-        class_weight = float(self.settings.get("classification", 0.0))
+        kind, r1_gamma = self.recipe.loss, float(self.recipe.r1_gamma)
+        fm_weight = float(self.recipe.feature_matching)
+        class_weight = float(self.recipe.classification)
         real = to_float_tensor(real_uint8)
         noise = self.noise_rng.normal([tf.shape(real)[0], self.latent_dim])
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
@@ -254,7 +175,7 @@ class GANTask(AdversarialTask):
             if self.feature_head is not None:
                 with tf.GradientTape() as head_tape:
                     head_ce = culture_cross_entropy(cultures, self.feature_head(real_features))
-                    head_loss = float(self.settings["feature_head"]) * head_ce
+                    head_loss = float(self.recipe.feature_head) * head_ce
                     head_scaled = self.feature_head.scaled(head_loss)
                 d_total += head_loss  # the body learns from it with the critic's own optimiser
             if self.rotation_head is not None:
@@ -262,7 +183,7 @@ class GANTask(AdversarialTask):
                 with tf.GradientTape() as rotation_tape:
                     turned_features = _as_float32(self.discriminator(turned, training=True)[1])
                     rotation_ce = culture_cross_entropy(turns, self.rotation_head(turned_features))
-                    rotation_loss = float(self.settings["rotation_head"]) * rotation_ce
+                    rotation_loss = float(self.recipe.rotation_head) * rotation_ce
                     rotation_scaled = self.rotation_head.scaled(rotation_loss)
                 d_total += rotation_loss
             d_scaled = self.d_optimizer.scale_loss(d_total)
@@ -293,7 +214,7 @@ class GANTask(AdversarialTask):
 
         self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
         self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
-        decay = ema_decay(self.g_optimizer.iterations, self.settings["ema_decay"])
+        decay = ema_decay(self.g_optimizer.iterations, self.recipe.ema_decay)
         ema_update(self.ema_generator.weights, self.generator.weights, decay)
 
 

@@ -18,13 +18,13 @@ from ganstyle.models.adversarial import adam, numbered
 class LinearHead:
     """A dense layer (``n_in`` -> ``n_out`` logits) with its own Adam; ``seed`` draws its initial kernel."""
 
-    def __init__(self, n_in: int, n_out: int, learning_rate: float, settings: dict, seed: int, name: str, optimizer_name: str):
+    def __init__(self, n_in: int, n_out: int, learning_rate: float, recipe, seed: int, name: str, optimizer_name: str):
         import keras
 
         self.name, self.optimizer_name = name, optimizer_name
         self.layer = keras.layers.Dense(n_out, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seed=seed), name=name)
         self.layer.build((None, n_in))
-        self.optimizer = adam(learning_rate, settings)
+        self.optimizer = adam(learning_rate, recipe)
         self.optimizer.build(self.layer.trainable_variables)
 
     def __call__(self, features):

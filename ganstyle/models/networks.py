@@ -331,10 +331,10 @@ def forward_flops(model: keras.Model) -> int:
     return int(total)
 
 
-def build_models(settings: dict, resolution: int, channels: int, n_classes: int = 1) -> tuple[keras.Model, keras.Model]:
-    """(generator, discriminator) for the ``gan`` config section; ``n_classes > 1``: class-conditional (default architecture)."""
-    arch = settings["architecture"]
-    latent, gw, dw, mw = settings["latent_dim"], settings["g_width"], settings["d_width"], settings["max_width"]
+def build_models(recipe, resolution: int, channels: int, n_classes: int = 1) -> tuple[keras.Model, keras.Model]:
+    """(generator, discriminator) of a :class:`~ganstyle.models.recipes.GANRecipe`; ``n_classes > 1``: class-conditional (default architecture)."""
+    arch = recipe.architecture
+    latent, gw, dw, mw = recipe.latent_dim, recipe.g_width, recipe.d_width, recipe.max_width
     if arch == "seed":
         if n_classes > 1:
             raise ValueError("the seed architecture has no class-conditional form")
@@ -347,9 +347,9 @@ def build_models(settings: dict, resolution: int, channels: int, n_classes: int 
                 channels,
                 dw,
                 mw,
-                minibatch_stddev=settings.get("minibatch_stddev", False),
+                minibatch_stddev=recipe.minibatch_stddev,
                 n_classes=n_classes,
-                spectral_embedding=settings.get("spectral_embedding", True),
+                spectral_embedding=recipe.spectral_embedding,
             ),
         )
     raise ValueError(f"unknown architecture {arch!r}; expected one of {ARCHITECTURES}")

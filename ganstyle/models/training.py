@@ -429,25 +429,25 @@ def train(
     return pd.DataFrame(rows)
 
 
-def train_with_settings(
+def train_recipe(
     task: TrainingTask,
     make_dataset: Callable[[int, int], tf.data.Dataset],
-    settings: dict,
+    recipe,
     checkpointer: Checkpointer,
     checkpoint_every: int,
     description: str,
     progress: bool = True,
     runner: Callable | None = None,
 ) -> pd.DataFrame:
-    """:func:`train` as the training stages run it: ``steps``, ``log_every`` and ``jit_compile`` from their settings section."""
+    """:func:`train` as the training stages run it: ``steps``, ``log_every`` and ``jit_compile`` from their recipe."""
     return train(
         task,
         make_dataset,
-        total_steps=settings["steps"],
+        total_steps=recipe.steps,
         checkpointer=checkpointer,
         checkpoint_every=checkpoint_every,
-        log_every=settings["log_every"],
-        jit_compile=settings["jit_compile"],
+        log_every=recipe.log_every,
+        jit_compile=recipe.jit_compile,
         progress=progress,
         description=description,
         runner=runner,

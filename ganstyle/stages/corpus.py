@@ -182,3 +182,18 @@ def load_splits(corpus_path, needs: str, measures: str) -> tuple[np.ndarray, np.
     if len(heldout) < 2:
         raise UserError(f"{corpus_path}: only {len(heldout)} held-out image(s); {measures} need at least 2")
     return train, heldout
+
+
+def load_cultures(cultures: list[str], corpora: list, needs: str, measures: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(train images, their culture indices, held-out images by culture) of all cultures (``needs``, ``measures``: as :func:`load_splits`)."""
+    if len(cultures) != len(corpora):
+        raise UserError(f"--cultures lists {len(cultures)} names but --corpora {len(corpora)} files")
+    train, labels, heldout = [], [], {}
+    for index, (culture, path) in enumerate(zip(cultures, corpora)):
+        culture_train, heldout[culture] = load_splits(path, needs=needs, measures=measures)
+        train.append(culture_train)
+        labels.append(np.full(len(culture_train), index, np.int32))
+    shapes = {images.shape[1:] for images in train}
+    if len(shapes) > 1:
+        raise UserError(f"corpora have images of different shapes {sorted(shapes)}; re-run the corpus stage with one ingest.resolution")
+    return np.concatenate(train), np.concatenate(labels), heldout

@@ -148,11 +148,11 @@ def critic_space(
     return CriticSpaceFeatures(space, seed, first["culture"], first["ids"], np.asarray(logit_cultures), np.asarray(steps), features, blocks, logits, embeddings)
 
 
-def untrained_critic(settings: dict, image_shape: tuple, seed: int, n_classes: int = 1):
-    """The discriminator a training run of ``seed`` starts from (same settings, same initial weights)."""
+def untrained_critic(recipe, image_shape: tuple, seed: int, n_classes: int = 1):
+    """The discriminator a training run of ``seed`` starts from (same recipe, same initial weights)."""
     from ganstyle.models.gan import initial_models
 
-    return initial_models(settings, image_shape[0], image_shape[2], seed, n_classes)[1]
+    return initial_models(recipe, image_shape[0], image_shape[2], seed, n_classes)[1]
 
 
 def extract_critic_spaces(args, images: dict, ids: dict) -> None:
@@ -160,20 +160,20 @@ def extract_critic_spaces(args, images: dict, ids: dict) -> None:
 
     hide_gpus()  # inference is cheap; keep TensorFlow off GPUs that training jobs are using
     from ganstyle.models.critic import load_critic
-    from ganstyle.models.gan import resolve_settings
+    from ganstyle.models.recipes import GANRecipe, JointRecipe
 
     cultures = list(images)
     if len(args.critics) != len(cultures):
         raise UserError(f"--critics lists {len(args.critics)} files but --cultures {len(cultures)} cultures (one critic per culture, same order)")
     shape = next(iter(images.values())).shape[1:]
     out = Path(args.out_dir)
-    gan_settings = resolve_settings(section("gan", args.settings, args.config_path))
+    gan_recipe = GANRecipe.from_section(section("gan", args.settings, args.config_path))
     written = {
         "critic": critic_space(
-            [load_critic(p) for p in args.critics], list(args.critics), cultures, images, ids, True, [gan_settings["steps"]], "critic", args.seed
+            [load_critic(p) for p in args.critics], list(args.critics), cultures, images, ids, True, [gan_recipe.steps], "critic", args.seed
         ),
         "critic_untrained": critic_space(
-            [untrained_critic(gan_settings, shape, args.seed)], ["untrained critic"], cultures[:1], images, ids, True, [0], "critic_untrained", args.seed
+            [untrained_critic(gan_recipe, shape, args.seed)], ["untrained critic"], cultures[:1], images, ids, True, [0], "critic_untrained", args.seed
         ),
     }
     # one network for every culture: its one logit column stands for each culture's critic
@@ -181,9 +181,7 @@ def extract_critic_spaces(args, images: dict, ids: dict) -> None:
     untrained.logits = np.repeat(untrained.logits, len(cultures), axis=2)
     untrained.logit_cultures = np.asarray(cultures)
     if args.joint_critics:
-        from ganstyle.stages.joint import joint_settings
-
-        joint = joint_settings(section("gan", args.settings, args.config_path), section("joint", args.joint))
+        joint = JointRecipe.from_sections(section("gan", args.settings, args.config_path), section("joint", args.joint))
         steps = [int(Path(p).stem.rsplit("step", 1)[-1]) for p in args.joint_critics]
         written["joint"] = critic_space(
             [load_critic(p) for p in args.joint_critics], list(args.joint_critics), cultures, images, ids, False, steps, "joint", args.seed

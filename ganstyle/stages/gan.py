@@ -20,8 +20,6 @@ has picked this job's GPU.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import logging
 import time
 import warnings
@@ -37,7 +35,8 @@ from ganstyle.io import files
 from ganstyle.io.files import GAN_RUN
 from ganstyle.io.images import image_grid
 from ganstyle.models.devices import single_threaded_blas
-from ganstyle.models.gan import TRAINING_KEYS, GANTask, fixed_noise, generate_images, initial_models, resolve_settings
+from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
+from ganstyle.models.recipes import GANRecipe
 from ganstyle.stages.corpus import load_splits
 
 log = logging.getLogger(__name__)
@@ -88,17 +87,8 @@ def quality_metrics(generated: np.ndarray, train: np.ndarray, heldout: np.ndarra
 # ---------------------------------------------------------------- stage train-gan
 
 
-def _fingerprint(settings: dict, culture: str, seed: int, train_images: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    keys = (*TRAINING_KEYS, *(["rotation_head"] if settings.get("rotation_head") else []))  # off: the old fingerprint
-    digest.update(json.dumps({k: settings[k] for k in keys}, sort_keys=True).encode())
-    digest.update(f"{culture}\0{seed}\0{train_images.shape}".encode())
-    digest.update(np.ascontiguousarray(train_images).tobytes())
-    return digest.hexdigest()[:32]
-
-
 def train_gan(
-    corpus_path: Path, culture: str, seeds: list[int], out: Path, checkpoints: Path, settings: dict, threads: int | None, progress: bool = True
+    corpus_path: Path, culture: str, seeds: list[int], out: Path, checkpoints: Path, recipe: GANRecipe, threads: int | None, progress: bool = True
 ) -> list[dict]:
     """Train one culture's GAN for every seed and save every output (``out/seed<seed>/``);
     returns the metrics.json contents.  The seeds share one traced training step."""
@@ -107,9 +97,8 @@ def train_gan(
     devices.claim_gpu()
     from ganstyle.models import networks, training
 
-    settings = resolve_settings(settings)
-    training.configure_tensorflow(threads, seeds[0], deterministic=settings["deterministic"])
-    precision = training.configure_precision(settings["mixed_precision"])
+    training.configure_tensorflow(threads, seeds[0], deterministic=recipe.deterministic)
+    precision = training.configure_precision(recipe.mixed_precision)
     train_images, heldout_images = load_splits(corpus_path, needs="a GAN", measures="metrics")
     resolution, channels = train_images.shape[1], train_images.shape[3]
     if train_images.shape[1] != train_images.shape[2] or resolution not in networks.RESOLUTIONS:
@@ -123,34 +112,40 @@ def train_gan(
         resolution,
         resolution,
         channels,
-        settings["architecture"],
+        recipe.architecture,
         precision,
     )
     task, results = None, []
     for seed in seeds:
         started = time.perf_counter()
-        generator, discriminator = initial_models(settings, resolution, channels, seed)
+        generator, discriminator = initial_models(recipe, resolution, channels, seed)
         if task is None:
-            task = GANTask(generator, discriminator, settings, seed)
-            run = training.compile_runner(task, settings["jit_compile"])
+            task = GANTask(generator, discriminator, recipe, seed)
+            run = training.compile_runner(task, recipe.jit_compile)
         else:
             task.start_seed(seed, generator, discriminator)
-        checkpointer = training.Checkpointer(checkpoints / f"seed{seed}", task.variables(), _fingerprint(settings, culture, seed, train_images))
-        history = training.train_with_settings(
+        checkpointer = training.Checkpointer(
+            checkpoints / f"seed{seed}",
+            task.variables(),
+            recipe.fingerprint(culture, seed, list(train_images.shape), np.ascontiguousarray(train_images).tobytes()),
+        )
+        history = training.train_recipe(
             task,
-            lambda start, end, seed=seed: training.step_batches(train_images, settings["batch_size"], seed, start, end),
-            settings,
+            lambda start, end, seed=seed: training.step_batches(train_images, recipe.batch_size, seed, start, end),
+            recipe,
             checkpointer,
-            settings["checkpoint_every"],
+            recipe.checkpoint_every,
             f"{culture} seed{seed}",
             progress,
             runner=run,
         )
-        results.append(save_run(task, history, out / f"seed{seed}", culture, seed, settings, train_images, heldout_images, precision, threads, started))
+        results.append(save_run(task, history, out / f"seed{seed}", culture, seed, recipe, train_images, heldout_images, precision, threads, started))
     return results
 
 
-def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, train_images, heldout_images, precision: str, threads, started: float) -> dict:
+def save_run(
+    task, history, out: Path, culture: str, seed: int, recipe: GANRecipe, train_images, heldout_images, precision: str, threads, started: float
+) -> dict:
     """Models, samples, history and quality metrics of one trained (culture, seed)."""
 
     from ganstyle.models import training
@@ -159,25 +154,25 @@ def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, 
     out.mkdir(parents=True, exist_ok=True)
     io.save_keras(task.ema_generator, out / GAN_RUN["generator"])
     io.save_keras(task.discriminator, out / GAN_RUN["discriminator"])
-    noise = fixed_noise(settings["samples"], task.latent_dim, seed)
+    noise = fixed_noise(recipe.samples, task.latent_dim, seed)
     samples = generate_images(task.ema_generator, noise)
-    grid = settings["grid"]
+    grid = recipe.grid
     io.save_png(out / GAN_RUN["samples_png"], image_grid(samples[: grid * grid], grid))
     files.save_samples(out / GAN_RUN["samples"], files.Samples(samples, noise))
     io.write_tsv(out / GAN_RUN["history"], history)
 
     log.info("saved models and %d samples; computing quality metrics", len(samples))
-    metrics = quality_metrics(samples, train_images, heldout_images, settings["n_boot"], seed)
+    metrics = quality_metrics(samples, train_images, heldout_images, recipe.n_boot, seed)
     rates = history["images_per_s"].iloc[1:] if len(history) > 1 else history["images_per_s"]
     metrics.update(
         {
             "culture": culture,
             "seed": seed,
-            "steps": int(settings["steps"]),
+            "steps": int(recipe.steps),
             "train_seconds": train_seconds,
             "wall_seconds_this_run": time.perf_counter() - started,
             "images_per_s_median": float(rates.median()) if len(rates) else None,
-            "settings": settings,
+            "settings": recipe.as_dict(),
             "resolution": int(train_images.shape[1]),
             "channels": int(train_images.shape[3]),
             **training.run_environment(precision, threads),
@@ -190,7 +185,7 @@ def save_run(task, history, out: Path, culture: str, seed: int, settings: dict, 
         seed,
         *metrics["kid"].values(),
         metrics["fd"]["value"],
-        settings["steps"],
+        recipe.steps,
         train_seconds,
     )
     return metrics
@@ -253,9 +248,10 @@ def main(argv: list[str] | None = None, stage: str = "train-gan") -> int:
     args = _parser(stage).parse_args(argv)
     settings = section("gan", args.settings, args.config_path)
     if stage == "train-gan":
-        train_gan(args.corpus, args.culture, args.seeds, args.out, args.checkpoints, settings, args.threads, progress=not args.no_progress)
+        recipe = GANRecipe.from_section(settings)
+        train_gan(args.corpus, args.culture, args.seeds, args.out, args.checkpoints, recipe, args.threads, progress=not args.no_progress)
     elif stage == "gan-sanity":
-        gan_sanity(args.samples, args.corpus, args.cultures, args.out_long, args.out_matrix, settings["sanity_n_boot"], settings["seeds"][0])
+        gan_sanity(args.samples, args.corpus, args.cultures, args.out_long, args.out_matrix, recipe.sanity_n_boot, recipe.seeds[0])
     else:
         raise UserError(f"ganstyle.stages.gan has no stage {stage!r}")
     return 0

@@ -17,16 +17,14 @@ The discriminator is exported at the last ``joint.snapshots`` checkpoints
 (``critic_step<N>.keras``), so that distances can be averaged over the end of
 training as well as over seeds.
 
-Settings are the ``gan`` section with the ``joint`` section's keys on top
-(see :func:`joint_settings`).  TensorFlow is imported only inside functions,
+Its recipe is the ``gan`` section with the ``joint`` section's keys on top
+(:meth:`ganstyle.models.recipes.JointRecipe.from_sections`).  TensorFlow is imported only inside functions,
 after ``devices.claim_gpu`` has picked this job's GPU.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -40,62 +38,23 @@ from ganstyle.errors import UserError
 from ganstyle.io import files
 from ganstyle.io.files import JOINT_RUN
 from ganstyle.io.images import image_grid
-from ganstyle.stages.corpus import load_splits
+from ganstyle.models.recipes import JointRecipe
+from ganstyle.stages.corpus import load_cultures
 
 log = logging.getLogger(__name__)
 
-# joint-section keys that are not gan settings
-OWN_KEYS = ("enabled", "snapshots", "snapshot_every")
 
-
-def joint_settings(gan: dict, joint: dict) -> dict:
-    """The gan section (recipe resolved) with every non-null key of the joint section on top."""
-    from ganstyle.models.gan import resolve_settings
-
-    merged = {**gan, **{k: v for k, v in joint.items() if v is not None and k not in OWN_KEYS}, "architecture": "default"}
-    merged["rotation_head"] = 0.0  # the per-culture critics' self-supervised task; the joint critic has the feature head
-    return {**resolve_settings(merged), **{k: joint[k] for k in OWN_KEYS}}
-
-
-def snapshot_steps(settings: dict) -> list[int]:
+def snapshot_steps(steps: int, snapshot_every: int, snapshots: int) -> list[int]:
     """Training steps at which the critic is exported, oldest first (the last is ``steps``)."""
-    steps, every, count = int(settings["steps"]), int(settings["snapshot_every"]), int(settings["snapshots"])
-    return sorted({max(steps - i * every, 1) for i in range(count)})
+    return sorted({max(steps - i * snapshot_every, 1) for i in range(snapshots)})
 
 
 def critic_file(step: int) -> str:
     return f"critic_step{step:06d}.keras"
 
 
-def _fingerprint(settings: dict, cultures: list[str], seed: int, images: np.ndarray, labels: np.ndarray) -> str:
-    from ganstyle.models.gan import TRAINING_KEYS
-
-    digest = hashlib.sha256()
-    keys = (*TRAINING_KEYS, "classification", *(["feature_head", "feature_head_lr"] if settings.get("feature_head") else []))  # off: the old fingerprint
-    digest.update(json.dumps({k: settings.get(k) for k in keys}, sort_keys=True).encode())
-    digest.update(json.dumps([cultures, seed, list(images.shape)]).encode())
-    digest.update(np.ascontiguousarray(images).tobytes())
-    digest.update(np.ascontiguousarray(labels).tobytes())
-    return digest.hexdigest()[:32]
-
-
-def load_cultures(cultures: list[str], corpora: list[Path]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """(train images, their culture indices, held-out images by culture) of all cultures."""
-    if len(cultures) != len(corpora):
-        raise UserError(f"--cultures lists {len(cultures)} names but --corpora {len(corpora)} files")
-    train, labels, heldout = [], [], {}
-    for index, (culture, path) in enumerate(zip(cultures, corpora)):
-        culture_train, heldout[culture] = load_splits(path, needs="the joint critic", measures="its sanity matrix")
-        train.append(culture_train)
-        labels.append(np.full(len(culture_train), index, np.int32))
-    shapes = {images.shape[1:] for images in train}
-    if len(shapes) > 1:
-        raise UserError(f"corpora have images of different shapes {sorted(shapes)}; re-run the corpus stage with one ingest.resolution")
-    return np.concatenate(train), np.concatenate(labels), heldout
-
-
 def train_joint(
-    corpora: list[Path], cultures: list[str], seed: int, out: Path, checkpoints: Path, settings: dict, threads: int | None, progress: bool = True
+    corpora: list[Path], cultures: list[str], seed: int, out: Path, checkpoints: Path, recipe: JointRecipe, threads: int | None, progress: bool = True
 ) -> dict:
     """Train the joint critic of one seed and write every output; returns metrics.json's content."""
     from ganstyle.models import devices
@@ -105,9 +64,9 @@ def train_joint(
     from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
 
     started = time.perf_counter()
-    training.configure_tensorflow(threads, seed, deterministic=settings["deterministic"])
-    precision = training.configure_precision(settings["mixed_precision"])
-    train_images, labels, heldout = load_cultures(cultures, corpora)
+    training.configure_tensorflow(threads, seed, deterministic=recipe.deterministic)
+    precision = training.configure_precision(recipe.mixed_precision)
+    train_images, labels, heldout = load_cultures(cultures, corpora, needs="the joint critic", measures="its sanity matrix")
     resolution, channels = train_images.shape[1], train_images.shape[3]
     log.info(
         "joint critic seed %d: %d cultures, %d train images, %dx%dx%d, precision %s",
@@ -120,15 +79,20 @@ def train_joint(
         precision,
     )
 
-    generator, discriminator = initial_models(settings, resolution, channels, seed, n_classes=len(cultures))
-    task = GANTask(generator, discriminator, settings, seed)
-    steps = snapshot_steps(settings)
-    checkpointer = training.Checkpointer(checkpoints, task.variables(), _fingerprint(settings, cultures, seed, train_images, labels), keep=len(steps))
+    generator, discriminator = initial_models(recipe, resolution, channels, seed, n_classes=len(cultures))
+    task = GANTask(generator, discriminator, recipe, seed)
+    steps = snapshot_steps(recipe.steps, recipe.snapshot_every, recipe.snapshots)
+    checkpointer = training.Checkpointer(
+        checkpoints,
+        task.variables(),
+        recipe.fingerprint(cultures, seed, list(train_images.shape), np.ascontiguousarray(train_images).tobytes(), np.ascontiguousarray(labels).tobytes()),
+        keep=len(steps),
+    )
 
     def batches(start, end):
-        return training.step_batches(train_images, settings["batch_size"], seed, start, end, labels=labels)
+        return training.step_batches(train_images, recipe.batch_size, seed, start, end, labels=labels)
 
-    history = training.train_with_settings(task, batches, settings, checkpointer, settings["snapshot_every"], f"joint seed{seed}", progress)
+    history = training.train_recipe(task, batches, recipe, checkpointer, recipe.snapshot_every, f"joint seed{seed}", progress)
 
     out.mkdir(parents=True, exist_ok=True)
     # the critic at each snapshot: restored from the checkpoints the loop kept; the final state last
@@ -137,11 +101,11 @@ def train_joint(
         io.save_keras(discriminator, out / critic_file(step))
     io.save_keras(task.ema_generator, out / JOINT_RUN["generator"])
 
-    per_culture = settings["samples"] // len(cultures) or 1
+    per_culture = recipe.samples // len(cultures) or 1
     noise = fixed_noise(per_culture * len(cultures), task.latent_dim, seed)
     sample_labels = np.repeat(np.arange(len(cultures), dtype=np.int32), per_culture)
     samples = generate_images(task.ema_generator, noise, sample_labels)
-    columns = min(per_culture, settings["grid"])
+    columns = min(per_culture, recipe.grid)
     shown = np.concatenate([samples[sample_labels == k][:columns] for k in range(len(cultures))])
     io.save_png(out / JOINT_RUN["samples_png"], image_grid(shown, columns))  # one row per culture
     files.save_samples(out / JOINT_RUN["samples"], files.Samples(samples, noise, np.asarray(cultures)[sample_labels]))
@@ -153,19 +117,19 @@ def train_joint(
     metrics = {
         "seed": seed,
         "cultures": cultures,
-        "steps": int(settings["steps"]),
+        "steps": int(recipe.steps),
         "snapshot_steps": steps,
         "train_seconds": float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0,
         "wall_seconds_this_run": time.perf_counter() - started,
         "own_culture_closest": int(sanity.groupby("generator_culture")["own_is_smallest"].first().sum()),
-        "settings": settings,
+        "settings": recipe.as_dict(),
         **training.run_environment(precision, threads),
     }
     io.write_json(out / JOINT_RUN["metrics"], metrics)
     log.info(
         "joint critic seed %d: %d steps; samples of %d of %d cultures are closest (KID) to their own culture",
         seed,
-        settings["steps"],
+        recipe.steps,
         metrics["own_culture_closest"],
         len(cultures),
     )
@@ -200,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, stage: str = "train-joint") -> int:
     args = build_parser().parse_args(argv)
-    settings = joint_settings(section("gan", args.settings, args.config_path), section("joint", args.joint))
+    recipe = JointRecipe.from_sections(section("gan", args.settings, args.config_path), section("joint", args.joint))
     if len(set(args.cultures)) != len(args.cultures) or len(args.cultures) < 2:
         raise UserError("--cultures: the joint critic needs at least 2 distinct cultures")
-    train_joint(args.corpora, args.cultures, args.seed, args.out, args.checkpoints, settings, args.threads, progress=not args.no_progress)
+    train_joint(args.corpora, args.cultures, args.seed, args.out, args.checkpoints, recipe, args.threads, progress=not args.no_progress)
     return 0

@@ -298,7 +298,17 @@ def train_transfer(
     def batches(start, end):
         return cyclegan.pair_batches(train_a, train_b, batch_size, seed, start, end)
 
-    history = training.train_with_settings(task, batches, settings, checkpointer, settings["checkpoint_every"], pair_name(a, b), progress)
+    history = training.train(
+        task,
+        batches,
+        total_steps=settings["steps"],
+        checkpointer=checkpointer,
+        checkpoint_every=settings["checkpoint_every"],
+        log_every=settings["log_every"],
+        jit_compile=settings["jit_compile"],
+        progress=progress,
+        description=pair_name(a, b),
+    )
     train_seconds = float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0
 
     out.mkdir(parents=True, exist_ok=True)

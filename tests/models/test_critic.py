@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from gan_settings import tiny_recipe
 
 from ganstyle import io
 from ganstyle.errors import UserError
@@ -14,7 +15,7 @@ SMALL = {"latent_dim": 8, "g_width": 4, "d_width": 4, "max_width": 16}
 
 @pytest.fixture(scope="module", params=networks.ARCHITECTURES)
 def saved_critic(request, tmp_path_factory):
-    _, discriminator = networks.build_models({"architecture": request.param, **SMALL}, 32, 3)
+    _, discriminator = networks.build_models(tiny_recipe(architecture=request.param, **SMALL), 32, 3)
     path = tmp_path_factory.mktemp(request.param) / "discriminator.keras"
     io.save_keras(discriminator, path)
     return discriminator, path
@@ -72,7 +73,7 @@ def test_bad_inputs(saved_critic, tmp_path):
 
 @pytest.mark.parametrize("minibatch_stddev", [False, True])
 def test_an_images_features_do_not_depend_on_the_other_images_of_its_batch(minibatch_stddev):
-    _, discriminator = networks.build_models({"architecture": "default", "minibatch_stddev": minibatch_stddev, **SMALL}, 32, 1)
+    _, discriminator = networks.build_models(tiny_recipe(architecture="default", minibatch_stddev=minibatch_stddev, **SMALL), 32, 1)
     image = _images(1, seed=3)[..., :1]
     alone = critic.critic_outputs(discriminator, image)
     for others in (_images(7, seed=4)[..., :1], np.zeros((3, 32, 32, 1), np.uint8)):
@@ -82,7 +83,7 @@ def test_an_images_features_do_not_depend_on_the_other_images_of_its_batch(minib
 
 
 def test_joint_critic_has_one_logit_per_culture_and_culture_embeddings():
-    _, discriminator = networks.build_models({"architecture": "default", **SMALL}, 32, 1, n_classes=5)
+    _, discriminator = networks.build_models(tiny_recipe(architecture="default", **SMALL), 32, 1, n_classes=5)
     features, logits = critic.critic_outputs(discriminator, _images(4)[..., :1])
     assert logits.shape == (4, 5)
     embeddings = networks.class_embeddings(discriminator)

@@ -3,18 +3,29 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from gan_settings import tiny_settings
+from gan_settings import tiny_recipe
 
 from ganstyle.models import gan
+from ganstyle.models.recipes import ARCHITECTURE_VALUES, GANRecipe
 
 
 def test_recipe_fills_nulls_and_explicit_values_win():
-    default = gan.resolve_settings(tiny_settings())
-    assert default["loss"] == gan.RECIPES["default"]["loss"] and default["augment"] == gan.RECIPES["default"]["augment"]
-    assert default["g_width"] == 4  # explicit
-    seed = gan.resolve_settings(tiny_settings(architecture="seed", g_width=None, d_width=None, latent_dim=None, max_width=None))
-    assert (seed["loss"], seed["augment"], seed["ema_decay"], seed["beta1"], seed["latent_dim"]) == ("bce", [], 0.0, 0.5, 100)
-    assert gan.resolve_settings(tiny_settings(architecture="seed", loss="hinge"))["loss"] == "hinge"
+    default = tiny_recipe()
+    assert default.loss == ARCHITECTURE_VALUES["default"]["loss"] and default.augment == tuple(ARCHITECTURE_VALUES["default"]["augment"])
+    assert default.g_width == 4  # explicit
+    seed = tiny_recipe(architecture="seed", g_width=None, d_width=None, latent_dim=None, max_width=None)
+    assert (seed.loss, seed.augment, seed.ema_decay, seed.beta1, seed.latent_dim) == ("bce", (), 0.0, 0.5, 100)
+    assert tiny_recipe(architecture="seed", loss="hinge").loss == "hinge"
+    assert isinstance(default, GANRecipe) and all(value is not None for value in default.as_dict().values())
+
+
+def test_recipe_is_frozen_and_its_fingerprint_ignores_what_does_not_change_the_weights():
+    recipe = tiny_recipe()
+    with pytest.raises(AttributeError):
+        recipe.steps = 7
+    assert recipe.fingerprint("x") == recipe.replace(steps=99, samples=5, log_every=1).fingerprint("x")
+    assert recipe.fingerprint("x") != recipe.replace(learning_rate_d=1e-3).fingerprint("x")
+    assert recipe.fingerprint("x") != recipe.fingerprint("y")
 
 
 def test_fixed_noise_is_reproducible():
@@ -26,9 +37,9 @@ def test_fixed_noise_is_reproducible():
 
 
 def _task(**overrides):
-    settings = gan.resolve_settings(tiny_settings(**overrides))
-    generator, discriminator = gan.initial_models(settings, 32, 1, seed=0)
-    return gan.GANTask(generator, discriminator, settings, seed=0)
+    recipe = tiny_recipe(**overrides)
+    generator, discriminator = gan.initial_models(recipe, 32, 1, seed=0)
+    return gan.GANTask(generator, discriminator, recipe, seed=0)
 
 
 def _real_batch(n=4):
@@ -106,9 +117,9 @@ def test_variables_cover_the_full_state():
 
 
 def _conditional_task(**head):
-    settings = {**gan.resolve_settings(tiny_settings(feature_matching=0.0)), **head}  # the joint section's keys
-    generator, discriminator = gan.initial_models(settings, 32, 1, seed=0, n_classes=2)
-    return gan.GANTask(generator, discriminator, settings, seed=0)
+    recipe = tiny_recipe(feature_matching=0.0).replace(**head)  # the joint section's keys
+    generator, discriminator = gan.initial_models(recipe, 32, 1, seed=0, n_classes=2)
+    return gan.GANTask(generator, discriminator, recipe, seed=0)
 
 
 def test_the_feature_head_learns_the_cultures_and_is_part_of_the_state():
@@ -148,12 +159,12 @@ def test_the_rotation_head_learns_quarter_turns_and_is_part_of_the_state():
 
 
 def test_start_seed_resets_the_rotation_head_to_a_new_run_of_that_seed():
-    settings = gan.resolve_settings(tiny_settings(rotation_head=1.0, batch_size=8))
-    task = gan.GANTask(*gan.initial_models(settings, 32, 1, seed=0), settings, seed=0)
+    recipe = tiny_recipe(rotation_head=1.0, batch_size=8)
+    task = gan.GANTask(*gan.initial_models(recipe, 32, 1, seed=0), recipe, seed=0)
     for _ in range(3):
         task.train_step(_oriented_batch())
-    task.start_seed(1, *gan.initial_models(settings, 32, 1, seed=1))
-    fresh = gan.GANTask(*gan.initial_models(settings, 32, 1, seed=1), settings, seed=1)
+    task.start_seed(1, *gan.initial_models(recipe, 32, 1, seed=1))
+    fresh = gan.GANTask(*gan.initial_models(recipe, 32, 1, seed=1), recipe, seed=1)
     reused, new = task.variables(), fresh.variables()
     for name in [k for k in new if k.startswith("rotation_")]:
         np.testing.assert_array_equal(np.asarray(reused[name]), np.asarray(new[name]), err_msg=name)

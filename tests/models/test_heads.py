@@ -2,6 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
+from gan_settings import tiny_recipe
 
 from ganstyle.models.heads import LinearHead, quarter_turns
 
@@ -15,8 +16,7 @@ def test_quarter_turns_turn_chunk_j_by_j_quarters():
 
 
 def test_reset_restores_a_new_head_of_that_seed():
-    settings = {"beta1": 0.5, "beta2": 0.99}
-    head = LinearHead(6, 3, 0.01, settings, seed=4, name="h", optimizer_name="h_optimizer")
+    head = LinearHead(6, 3, 0.01, tiny_recipe(beta1=0.5, beta2=0.99), seed=4, name="h", optimizer_name="h_optimizer")
     initial = {k: np.array(v) for k, v in head.variables().items()}
     features, labels = tf.random.normal([5, 6], seed=1), tf.constant([0, 1, 2, 0, 1])
     with tf.GradientTape() as tape:

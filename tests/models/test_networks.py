@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from gan_settings import tiny_recipe
 
 from ganstyle.models import networks
 
@@ -11,7 +12,7 @@ SMALL = {"latent_dim": 8, "g_width": 4, "d_width": 4, "max_width": 16}
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("resolution", networks.RESOLUTIONS)
 def test_shapes_for_every_resolution_and_channel_count(architecture, channels, resolution):
-    generator, discriminator = networks.build_models({"architecture": architecture, **SMALL}, resolution, channels)
+    generator, discriminator = networks.build_models(tiny_recipe(architecture=architecture, **SMALL), resolution, channels)
     z = np.random.default_rng(0).standard_normal((2, SMALL["latent_dim"])).astype("float32")
     images = generator(z, training=False)
     assert tuple(images.shape) == (2, resolution, resolution, channels)
@@ -27,7 +28,7 @@ def test_shapes_for_every_resolution_and_channel_count(architecture, channels, r
 def test_depth_follows_resolution():
     counts = []
     for resolution in networks.RESOLUTIONS:
-        generator, _ = networks.build_models({"architecture": "default", **SMALL}, resolution, 1)
+        generator, _ = networks.build_models(tiny_recipe(architecture="default", **SMALL), resolution, 1)
         counts.append(sum(isinstance(layer, keras.layers.Conv2DTranspose) for layer in generator.layers))
     assert counts == [3, 4, 5, 6]
 
@@ -46,9 +47,9 @@ def test_seed_generator_at_32px_is_the_seed_documents_stack():
 
 def test_unknown_resolution_and_architecture_are_rejected():
     with pytest.raises(ValueError, match="resolution"):
-        networks.build_models({"architecture": "default", **SMALL}, 48, 1)
+        networks.build_models(tiny_recipe(architecture="default", **SMALL), 48, 1)
     with pytest.raises(ValueError, match="architecture"):
-        networks.build_models({"architecture": "stylegan", **SMALL}, 32, 1)
+        networks.build_models(tiny_recipe(**SMALL).replace(architecture="stylegan"), 32, 1)
 
 
 def test_spectral_norm_converges_to_unit_largest_singular_value():

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from gan_settings import tiny_recipe
 
 from ganstyle.errors import UserError
 from ganstyle.stages import features
@@ -28,7 +29,7 @@ def _tiny_critic(path, poison=False, n_classes=1, seed=0):
     from ganstyle.models import networks
 
     keras.utils.set_random_seed(seed)
-    _, model = networks.build_models(SMALL, SIZE, 1, n_classes=n_classes)
+    _, model = networks.build_models(tiny_recipe(**SMALL), SIZE, 1, n_classes=n_classes)
     if poison:
         layer = model.get_layer("logit")
         layer.kernel.assign(np.full(layer.kernel.shape, np.nan, np.float32))
@@ -103,8 +104,12 @@ def _critic_argv(tmp_path, cultures, paths, joint=True):
 
 
 def test_every_critic_space_of_one_seed(tmp_path, corpora):
+    import json
+
+    from ganstyle.config import section
     from ganstyle.models import gan
     from ganstyle.models.critic import critic_outputs, load_critic
+    from ganstyle.models.recipes import GANRecipe
 
     cultures, paths, heldout = corpora
     argv, critics, snapshots = _critic_argv(tmp_path, cultures, paths)
@@ -126,8 +131,7 @@ def test_every_critic_space_of_one_seed(tmp_path, corpora):
         assert data["features"].shape[:2] == (2, n) and data["logits"].shape == (2, n, 3) and list(data["steps"]) == [4, 6]
         assert data["embeddings"].shape[:2] == (2, 3)
     # the controls: the networks a run of seed 3 starts from
-    settings = gan.resolve_settings(SMALL)
-    untrained = gan.initial_models(settings, SIZE, 1, 3)[1]
+    untrained = gan.initial_models(GANRecipe.from_section(section("gan", json.dumps(SMALL))), SIZE, 1, 3)[1]
     with np.load(tmp_path / "features" / "critic_untrained" / "seed3.npz") as data:
         direct_features, direct_logits = critic_outputs(untrained, heldout["gamma"][0])
         np.testing.assert_allclose(data["features"][0][rows], direct_features, rtol=1e-5, atol=1e-6)

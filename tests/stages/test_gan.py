@@ -13,7 +13,7 @@ from gan_settings import TINY, make_corpus
 
 from ganstyle.config import REPO_ROOT
 from ganstyle.io import files
-from ganstyle.models import gan as models_gan
+from ganstyle.models.recipes import ARCHITECTURE_VALUES
 from ganstyle.stages import gan
 
 # ---------------------------------------------------------------- metrics and sanity (no TF)
@@ -130,7 +130,7 @@ def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("kid", "fd", "memorisation_reference", "memorisation_pixels", "reference_version", "steps", "train_seconds", "settings"):
         assert key in metrics, key
-    assert metrics["steps"] == 6 and metrics["settings"]["loss"] == models_gan.RECIPES["default"]["loss"]
+    assert metrics["steps"] == 6 and metrics["settings"]["loss"] == ARCHITECTURE_VALUES["default"]["loss"]
     # the critic API on the saved discriminator
     from ganstyle.models.critic import critic_outputs, load_critic
 

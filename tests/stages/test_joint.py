@@ -10,21 +10,24 @@ from gan_settings import TINY, make_corpus
 
 from ganstyle.config import section
 from ganstyle.errors import UserError
+from ganstyle.models.recipes import JointRecipe
 from ganstyle.stages import joint
 
 
-def test_joint_settings_override_the_gan_section_only_where_set():
+def test_joint_recipe_overrides_the_gan_section_only_where_set():
     gan = section("gan", json.dumps({**TINY, "learning_rate_g": 3e-4}))
-    settings = joint.joint_settings(gan, section("joint", json.dumps({"steps": 7, "d_width": 6, "learning_rate_g": None})))
-    assert settings["steps"] == 7 and settings["d_width"] == 6
-    assert settings["learning_rate_g"] == 3e-4  # null = as gan
-    assert settings["classification"] == 1.0 and settings["loss"] == "hinge"  # the frozen joint recipe
-    assert settings["snapshots"] == 3 and settings["architecture"] == "default"
+    recipe = JointRecipe.from_sections(gan, section("joint", json.dumps({"steps": 7, "d_width": 6, "learning_rate_g": None})))
+    assert recipe.steps == 7 and recipe.d_width == 6
+    assert recipe.learning_rate_g == 3e-4  # null = as gan
+    assert recipe.classification == 1.0 and recipe.loss == "hinge"  # the frozen joint recipe
+    assert recipe.snapshots == 3 and recipe.architecture == "default" and recipe.rotation_head == 0.0
+    no_head_rate = JointRecipe.from_sections(gan, section("joint", json.dumps({"feature_head_lr": None})))
+    assert no_head_rate.feature_head_lr == no_head_rate.learning_rate_d  # null = the critic's own rate
 
 
 def test_snapshot_steps_end_at_the_last_step():
-    assert joint.snapshot_steps({"steps": 1000, "snapshot_every": 200, "snapshots": 3}) == [600, 800, 1000]
-    assert joint.snapshot_steps({"steps": 5, "snapshot_every": 4, "snapshots": 3}) == [1, 5]
+    assert joint.snapshot_steps(1000, 200, 3) == [600, 800, 1000]
+    assert joint.snapshot_steps(5, 4, 3) == [1, 5]
     assert joint.critic_file(800) == "critic_step000800.keras"
 
 

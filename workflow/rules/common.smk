@@ -145,7 +145,8 @@ JOINT = config["joint"]["enabled"]
 
 
 def joint_snapshot_steps():
-    return snapshot_steps({**config["gan"], **config["joint"]})
+    joint = config["joint"]
+    return snapshot_steps(joint["steps"], joint["snapshot_every"], joint["snapshots"])
 
 
 def _joint_critic_files():
