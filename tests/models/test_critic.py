@@ -96,7 +96,7 @@ def test_joint_critic_has_one_logit_per_culture_and_culture_embeddings():
 def test_joint_critic_logit_differences_are_projections_on_embedding_differences(spectral_embedding):
     """Projection discriminator: logit_y = psi(phi) + phi . e_y, so logit_a - logit_b = phi . (e_a - e_b),
     with phi the pooled features and e_y the culture embeddings that networks.class_embeddings returns."""
-    _, discriminator = networks.build_models({"architecture": "default", "spectral_embedding": spectral_embedding, **SMALL}, 32, 1, n_classes=4)
+    _, discriminator = networks.build_models(tiny_recipe(architecture="default", **SMALL).replace(spectral_embedding=spectral_embedding), 32, 1, n_classes=4)
     images = _images(6, seed=2)[..., :1]
     _, logits = critic.critic_outputs(discriminator, images)
     pooling = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.GlobalAveragePooling2D))
