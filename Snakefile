@@ -19,6 +19,7 @@
 #   9. images     - the images behind the numbers: each held-out image's typicality under every
 #                   culture's critic (typical and atypical images, bridges between cultures), and
 #                   an interactive map of all held-out images that opens offline.
+#  10. run_info   - what the run ran on: code, config hash, versions, CPU/GPU, threads, precision.
 
 from snakemake.utils import min_version
 
@@ -46,6 +47,7 @@ include: "workflow/rules/stats.smk"
 include: "workflow/rules/typicality.smk"
 include: "workflow/rules/map.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/run_info.smk"
 
 
 rule all:
@@ -59,6 +61,7 @@ rule all:
         analysis_targets(),
         image_targets(),
         figure_targets(),
+        rules.run_info.output,
 
 
 # where the time went: results/benchmarks/{jobs,stages}.tsv from every rule's benchmark file

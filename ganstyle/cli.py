@@ -39,6 +39,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "typicality": ("ganstyle.stages.typicality", "every held-out image's score under every culture's critic"),
     "map": ("ganstyle.stages.map", "the interactive image map (results/map/index.html)"),
     "figures": ("ganstyle.stages.figures", "publication figures"),
+    "run-info": ("ganstyle.stages.run_info", "what the run ran on: code, config hash, versions, CPU/GPU, threads, precision"),
 }
 
 

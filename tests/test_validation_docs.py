@@ -39,4 +39,4 @@ def test_overlay_is_a_valid_config_pointing_at_its_registry(name):
     overlay = yaml.safe_load((FOLDER / f"{name}.yaml").read_text(encoding="utf-8"))
     config = validate({**load_config(ROOT / "config.yaml"), **overlay}, source=f"docs/validation/{name}.yaml")
     assert config["cultures"] == f"docs/validation/{name}.tsv" and config["results"] == f"results_{name}"
-    assert config["transfer"]["pairs"] == []
+    assert config["transfer"]["enabled"] is False

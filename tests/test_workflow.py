@@ -4,10 +4,14 @@ Three demo cultures in two groups (60 images each), a few GAN, judge and
 translator steps (registry not in alphabetical order), small
 bootstrap and permutation counts: every stage runs for real, on
 real images, just briefly.  Also checks that nothing under the input folders
-is written.
+is written, that the report builds, and which jobs a changed input plans:
+a run up to the leakage checkpoint, then a dry run (the full reruns are
+``-m slow``).
 """
 
 import hashlib
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,8 +23,11 @@ import pandas as pd
 import pytest
 import yaml
 from met_export import build_met_export, met_metadata
+from PIL import Image
 
+from ganstyle.config import validate
 from ganstyle.io.files import METADATA
+from ganstyle.stages import run_info
 
 REPO = Path(__file__).resolve().parents[1]
 CULTURES = {"latin": "european", "greek": "european", "arabic": "semitic"}
@@ -59,7 +66,11 @@ def tiny_run(tmp_path_factory):
             shutil.copy(png, folder / png.name)
         rows.append({"culture": culture, "path": str(folder), "label": culture.title(), "group": group, "lat": 40.0 + len(rows), "lon": 10.0 * len(rows)})
     pd.DataFrame(rows).to_csv(work / "cultures.tsv", sep="\t", index=False)
-    config = {"cultures": str(work / "cultures.tsv"), "ingest": {"resolution": 32, "min_images": 20, "heldout_fraction": 0.3}, **TINY}
+    config = {
+        "cultures": "cultures.tsv",  # relative to the working directory: a copy of it uses its own registry
+        "ingest": {"resolution": 32, "min_images": 20, "heldout_fraction": 0.3},
+        **TINY,
+    }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     before = tree_digest(images)
     result = subprocess.run(
@@ -115,6 +126,14 @@ def test_every_stage_writes_its_outputs(tiny_run):
     pngs = list((results / "figures").rglob("*.png"))
     assert pngs and all(p.stat().st_size > 0 for p in pngs)
     assert (work / "logs" / "gan" / "latin.log").exists()
+    # provenance: what the run ran on, and the precision its trainings recorded
+    info = json.loads((results / "run_info.json").read_text())
+    recorded = {json.loads((results / "gan" / c / f"seed{s}" / "metrics.json").read_text())["precision"] for c in CULTURES for s in (0, 1)}
+    assert info["precision"]["gan"]["policy"] == ", ".join(sorted(recorded)) and info["precision"]["gan"]["source"].startswith("recorded by its 6 job(s)")
+    assert set(info["training_jobs"]) == {f"gan/{c}/seed{s}" for c in CULTURES for s in (0, 1)} | {"joint/seed0", "joint/seed1"}
+    assert info["config_sha256"] == run_info.config_hash(validate(yaml.safe_load((work / "config.yaml").read_text())))
+    assert info["code"]["tree"] in {"clean", "dirty", "not a git checkout"} and info["versions"]["tensorflow"] != "unknown"
+    assert (results / "run_info.html").read_text().count("<tr>") > 20
 
 
 def test_inputs_are_never_written(tiny_run):
@@ -153,20 +172,80 @@ def test_a_finished_run_has_nothing_left_to_do(tiny_run):
     assert "Nothing to be done" in output, output[-4000:]
 
 
-def test_adding_a_culture_trains_only_its_gan_and_the_joint_critic(tiny_run, tmp_path):
-    work, _, images = tiny_run
-    copy = tmp_path / "work"
+def planned_jobs(output: str) -> dict[str, list[str]]:
+    """rule -> the wildcards of every job a snakemake run or dry run lists (in the order listed)."""
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:\n)", "\n" + output):
+        header = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):\n", block)
+        if header:
+            wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+            jobs.setdefault(header.group(1), []).append(wildcards.group(1) if wildcards else "")
+    return jobs
+
+
+def with_a_new_culture(tiny_run, copy: Path) -> Path:
+    """A copy of the tiny run's folder whose registry (relative to it) gains cyrillic; returns the copy."""
+    work, _, _ = tiny_run
     shutil.copytree(work, copy, symlinks=True)  # copy2 keeps mtimes: the copy is as up to date as the run
-    folder = images.parent / "extra" / "cyrillic"
+    folder = copy / "extra" / "cyrillic"
     folder.mkdir(parents=True)
     for png in sorted((REPO / "data" / "demo" / "cyrillic").glob("*.png"))[:60]:
         shutil.copy(png, folder / png.name)
     registry = pd.read_csv(copy / "cultures.tsv", sep="\t")
     registry.loc[len(registry)] = {"culture": "cyrillic", "path": str(folder), "label": "Cyrillic", "group": "european", "lat": 55.0, "lon": 37.0}
     registry.to_csv(copy / "cultures.tsv", sep="\t", index=False)
-    config = yaml.safe_load((copy / "config.yaml").read_text())
-    config["cultures"] = str(copy / "cultures.tsv")
-    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    return copy
+
+
+def test_adding_a_culture_plans_only_its_chain_and_the_joint_critic(tiny_run, tmp_path):
+    """Up to the leakage checkpoint for real (it decides which corpora change), then the plan of the rest."""
+    copy = with_a_new_culture(tiny_run, tmp_path / "work")
+    ran = planned_jobs(snakemake(copy, "--until", "leakage"))
+    assert ran == {"ingest": ["culture=cyrillic"], "leakage": [""]}, ran
+    plan = planned_jobs(snakemake(copy, "-n"))
+    assert plan["corpus"] == ["culture=cyrillic"] and plan["train_gan"] == ["culture=cyrillic"], plan
+    assert sorted(plan["train_joint"]) == ["seed=0", "seed=1"]  # the joint critic sees every culture
+    assert sorted(plan["train_translator"]) == ["seed=0", "seed=1"]  # each translator inverts its joint generator
+    assert "ingest" not in plan, plan
+    assert all("cyrillic" in wildcards for wildcards in plan.get("leakage_rows", [])), plan
+
+
+def test_an_edited_image_replans_only_its_cultures_chain(tiny_run, tmp_path):
+    """An image of greek is changed in place (and restored afterwards): greek's ingest, corpus and GAN, the
+    joint critic and its translators are planned again, nothing of latin's or arabic's own."""
+    work, _, images = tiny_run
+    copy = tmp_path / "work"
+    shutil.copytree(work, copy, symlinks=True)
+    edited = sorted((images / "greek").glob("*.png"))[5]
+    original, stat = edited.read_bytes(), edited.stat()
+    try:
+        with Image.open(edited) as image:
+            image.transpose(Image.Transpose.ROTATE_180).save(edited)
+        ran = planned_jobs(snakemake(copy, "--until", "leakage"))
+        assert ran == {"ingest": ["culture=greek"], "leakage": [""]}, ran
+        plan = planned_jobs(snakemake(copy, "-n"))
+    finally:
+        edited.write_bytes(original)
+        os.utime(edited, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert plan["corpus"] == ["culture=greek"] and plan["train_gan"] == ["culture=greek"], plan
+    assert sorted(plan["train_joint"]) == ["seed=0", "seed=1"]
+    assert sorted(plan["train_translator"]) == ["seed=0", "seed=1"], plan
+    assert "ingest" not in plan
+
+
+def test_the_report_builds(tiny_run, tmp_path):
+    work, _, _ = tiny_run
+    report = tmp_path / "report.html"
+    snakemake(work, "--report", str(report))
+    text = report.read_text(errors="replace")
+    assert len(text) > 100_000
+    for entry in ("run_info.html", "run_info.json", "group_recovery.png", "group_recovery.tsv"):
+        assert entry in text, entry
+
+
+@pytest.mark.slow
+def test_adding_a_culture_trains_only_its_gan_and_the_joint_critic(tiny_run, tmp_path):
+    copy = with_a_new_culture(tiny_run, tmp_path / "work")
     output = snakemake(copy)
     trained = sorted(set(re.findall(r"train-gan --corpus \S+ --culture (\w+)", output)))
     assert trained == ["cyrillic"], output[-4000:]

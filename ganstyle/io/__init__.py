@@ -2,15 +2,20 @@
 
 Every result file is written to a temporary sibling and renamed into place,
 so an interrupted job never leaves a half-written file that looks complete
-(rename is atomic on POSIX within one file system).
+(rename is atomic on POSIX within one file system).  An exception removes the
+temporary file at once; a killed process (SIGKILL) cannot, so the next write of
+the same file removes the temporaries that dead processes on this host left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +24,45 @@ import numpy as np
 import pandas as pd
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary siblings of ``path`` that processes on this host left when they were
+    killed mid-write (their process is gone); returns them.  Writers elsewhere are left alone."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[^.]+\.tmp")
+    removed = []
+    for sibling in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        match = pattern.match(sibling.name)
+        if match and match["host"] == _host() and not _alive(int(match["pid"])):
+            sibling.unlink(missing_ok=True)
+            removed.append(sibling)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` on success."""
+    """Yield a temporary path next to ``path``; move it onto ``path`` on success.
+
+    The temporary name carries this host and process id, so that a later write of the same
+    file can tell a killed writer's leftover (removed) from a running one's.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host()}-{os.getpid()}-", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     # mkstemp creates 0600 files; give results the mode any new file would get.

@@ -36,8 +36,10 @@ class StageFiles:
         return self.names[key]
 
     def relative(self, key: str, **wildcards) -> str:
-        """``<folder>/<name>`` below ``results/`` (``folder`` may hold ``{wildcards}``, e.g. a culture and seed)."""
-        return f"{self.folder.format(**wildcards)}/{self.names[key]}"
+        """``<folder>/<name>`` below ``results/`` (``folder`` may hold ``{wildcards}``, e.g. a culture and seed;
+        an empty folder: ``results/`` itself)."""
+        folder = self.folder.format(**wildcards)
+        return f"{folder}/{self.names[key]}" if folder else self.names[key]
 
     def path(self, results: str | Path, key: str, **wildcards) -> str:
         """``results/<folder>/<name>``."""
@@ -136,6 +138,8 @@ STATS = StageFiles(
         "summary": "summary.tsv",
     },
 )
+# what the run ran on (stage run-info), in results/ itself
+RUN_INFO = StageFiles("", {"json": "run_info.json", "html": "run_info.html"})
 
 
 def _open(path: str | Path, what: str, rerun: str, needed: set[str]):

@@ -85,7 +85,7 @@ class GANRecipe:
     learning_rate_d: float
     beta1: float
     beta2: float
-    checkpoint_every: int
+    checkpoint_every: int | None  # None: tied to steps (ganstyle.models.training.checkpoint_interval)
     log_every: int
     jit_compile: bool
     mixed_precision: str | bool

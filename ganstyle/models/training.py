@@ -14,6 +14,11 @@ checkpoints every N steps, resumes from the newest one, keeps a history of
 averaged metrics and shows a tqdm bar on stderr.  Several steps run inside one
 ``tf.function`` call between two log points, so Python is not on the per-step path.
 
+Preemption: on SIGTERM (what SLURM sends before it kills a preempted or
+timed-out job) the loop finishes the steps it is running, writes a checkpoint
+and raises :class:`Interrupted` (exit status 143), so that the requeued or
+retried job resumes from there.
+
 Determinism: ``configure_tensorflow`` seeds everything and turns on op
 determinism; the data order is a pure function of (seed, step) (see
 ``step_batches``) and all randomness inside a step comes from
@@ -24,13 +29,17 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import os
 import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -43,7 +52,10 @@ from ganstyle.errors import UserError
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_PATTERN = re.compile(r"^ckpt-(\d{9})\.npz$")
+# ckpt-<step>.npz on the schedule; ckpt-<step>-interrupted.npz written on SIGTERM between two of them
+CHECKPOINT_PATTERN = re.compile(r"^ckpt-(\d{9})(-interrupted)?\.npz$")
+# checkpoint_every: null gives about this many checkpoints per run
+CHECKPOINTS_PER_RUN = 4
 
 
 # ---------------------------------------------------------------- runtime set-up
@@ -196,6 +208,10 @@ def _checkpoint_step(path: Path) -> int:
     return int(CHECKPOINT_PATTERN.match(path.name).group(1))
 
 
+def _interrupted(path: Path) -> bool:
+    return CHECKPOINT_PATTERN.match(path.name).group(2) is not None
+
+
 class Checkpointer:
     """Full-state checkpoints as single ``.npz`` files written atomically.
 
@@ -203,6 +219,10 @@ class Checkpointer:
     the task by name, the loop's own state (history rows, elapsed time) and a
     fingerprint of everything that defines the run.  A checkpoint whose
     fingerprint differs (changed settings or data) is not resumed from.
+    ``keep`` counts scheduled checkpoints only: one written on SIGTERM
+    (``ckpt-000000730-interrupted.npz``) is dropped at the next save, so it
+    never pushes out a scheduled one that a stage restores later (the joint
+    critic's snapshots).
     """
 
     def __init__(self, directory: str | os.PathLike, variables: dict, fingerprint: str, keep: int = 1):
@@ -216,16 +236,16 @@ class Checkpointer:
             return []
         return sorted((p for p in self.directory.iterdir() if CHECKPOINT_PATTERN.match(p.name)), key=_checkpoint_step)
 
-    def save(self, step: int, loop_state: dict) -> Path:
+    def save(self, step: int, loop_state: dict, interrupted: bool = False) -> Path:
         arrays = {f"var/{name}": np.asarray(v.numpy()) for name, v in self.variables.items()}
         meta = {"step": int(step), "fingerprint": self.fingerprint, **loop_state}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        path = self.directory / f"ckpt-{step:09d}.npz"
+        path = self.directory / f"ckpt-{step:09d}{'-interrupted' if interrupted else ''}.npz"
         io.write_npz(path, **arrays)
-        # keep the newest ``keep`` states of this timeline; checkpoints past ``step``
-        # belong to an earlier, longer run and are dropped too
-        earlier = [p for p in self.paths() if _checkpoint_step(p) < step]
-        kept = {path, *earlier[max(0, len(earlier) - (self.keep - 1)) :]}
+        # keep the newest ``keep`` scheduled states of this timeline (all ``keep`` beside an
+        # interrupted one); checkpoints past ``step`` belong to an earlier, longer run and are dropped too
+        earlier = [p for p in self.paths() if _checkpoint_step(p) < step and not _interrupted(p)]
+        kept = {path, *earlier[max(0, len(earlier) - (self.keep - (0 if interrupted else 1))) :]}
         for old in self.paths():
             if old not in kept:
                 old.unlink(missing_ok=True)
@@ -299,12 +319,53 @@ def compile_runner(task: TrainingTask, jit_compile: bool = False):
     return run
 
 
+class Interrupted(SystemExit):
+    """Raised by :func:`train` after SIGTERM, once the state is checkpointed.
+
+    A ``SystemExit`` with status 143 (128 + SIGTERM, what a shell reports for a job killed by
+    SIGTERM): it passes every ``except Exception``, ends ``python -m ganstyle`` without a
+    traceback, and Snakemake and SLURM see a failed job that they run again (``retries``, ``--requeue``).
+    """
+
+    def __init__(self, step: int):
+        super().__init__(128 + signal.SIGTERM)
+        self.step = step
+
+
+@contextlib.contextmanager
+def sigterm_requested() -> Iterator[list[int]]:
+    """While inside: SIGTERM does not kill the process but is noted in the yielded list.
+
+    The caller checks the list at safe points.  Only the main thread can install a
+    handler; elsewhere SIGTERM keeps its previous meaning.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def checkpoint_interval(checkpoint_every: int | None, total_steps: int, log_every: int) -> int:
+    """Steps between checkpoints: ``checkpoint_every``; ``None`` ties it to the run: about
+    ``total_steps / CHECKPOINTS_PER_RUN``, rounded up to whole log intervals so that history rows
+    stay on log points, and never more than ``total_steps``.
+    """
+    if checkpoint_every is not None:
+        return checkpoint_every
+    return min(total_steps, log_every * math.ceil(total_steps / (CHECKPOINTS_PER_RUN * log_every)))
+
+
 def train(
     task: TrainingTask,
     make_dataset: Callable[[int, int], tf.data.Dataset],
     total_steps: int,
     checkpointer: Checkpointer | None = None,
-    checkpoint_every: int = 0,
+    checkpoint_every: int | None = 0,
     log_every: int = 50,
     jit_compile: bool = False,
     progress: bool = True,
@@ -314,9 +375,14 @@ def train(
     """Run ``task`` up to ``total_steps``, resuming from ``checkpointer`` if it has a state.
 
     ``make_dataset(start_step, end_step)`` returns the batches of those steps.
+    ``checkpoint_every``: steps between checkpoints (0: none; ``None``: see
+    :func:`checkpoint_interval`).
     ``runner``: a :func:`compile_runner` of ``task`` to reuse (its trace), else one is made.
     Returns the history: one row per ``log_every`` steps with the mean of each
     metric over those steps, ``images_per_s`` and cumulative ``elapsed_s``.
+
+    With a ``checkpointer``, SIGTERM stops the loop after the steps it is running (at most
+    ``log_every``): their checkpoint is written and :class:`Interrupted` raised.
     """
     from tqdm import tqdm
 
@@ -328,28 +394,38 @@ def train(
     if start_step >= total_steps:
         return pd.DataFrame(rows)
 
+    checkpoint_every = checkpoint_interval(checkpoint_every, total_steps, log_every)
     run = runner if runner is not None else compile_runner(task, jit_compile)
     iterator = iter(make_dataset(start_step, total_steps))
     bar = tqdm(total=total_steps, initial=start_step, desc=description, file=sys.stderr, unit="step", disable=not progress, dynamic_ncols=True, mininterval=1.0)
-    step = start_step
-    while step < total_steps:
-        # run to the next log point (checkpoints fall on log points too)
-        boundary = min(total_steps, (step // log_every + 1) * log_every)
-        if checkpoint_every:
-            boundary = min(boundary, (step // checkpoint_every + 1) * checkpoint_every)
-        n = boundary - step
-        started = time.perf_counter()
-        means = {k: float(v) for k, v in run(iterator, tf.constant(n, tf.int64)).items()}
-        seconds = time.perf_counter() - started
-        elapsed += seconds
-        step = boundary
-        images_per_s = n * task.images_per_step / seconds
-        rows.append({"step": step, **means, "images_per_s": images_per_s, "elapsed_s": elapsed})
-        bar.set_postfix({**{k: f"{v:.3f}" for k, v in means.items()}, "img/s": f"{images_per_s:.0f}"}, refresh=False)
-        bar.update(n)
-        if checkpointer is not None and checkpoint_every and (step % checkpoint_every == 0 or step == total_steps):
-            checkpointer.save(step, {"history": rows, "elapsed_s": elapsed})
-    bar.close()
+    step = saved = start_step  # saved: the newest checkpoint on disk
+    # no checkpointer, nothing to save: SIGTERM keeps its meaning
+    watch = sigterm_requested() if checkpointer is not None else contextlib.nullcontext([])
+    with contextlib.closing(bar), watch as stop:
+        while step < total_steps and not stop:
+            # run to the next log point (checkpoints fall on log points too)
+            boundary = min(total_steps, (step // log_every + 1) * log_every)
+            if checkpoint_every:
+                boundary = min(boundary, (step // checkpoint_every + 1) * checkpoint_every)
+            n = boundary - step
+            started = time.perf_counter()
+            means = {k: float(v) for k, v in run(iterator, tf.constant(n, tf.int64)).items()}
+            seconds = time.perf_counter() - started
+            elapsed += seconds
+            step = boundary
+            images_per_s = n * task.images_per_step / seconds
+            rows.append({"step": step, **means, "images_per_s": images_per_s, "elapsed_s": elapsed})
+            bar.set_postfix({**{k: f"{v:.3f}" for k, v in means.items()}, "img/s": f"{images_per_s:.0f}"}, refresh=False)
+            bar.update(n)
+            if checkpointer is not None and checkpoint_every and (step % checkpoint_every == 0 or step == total_steps):
+                checkpointer.save(step, {"history": rows, "elapsed_s": elapsed})
+                saved = step
+        if stop:
+            # still inside: a second SIGTERM must not cut this save short
+            if step > saved:
+                checkpointer.save(step, {"history": rows, "elapsed_s": elapsed}, interrupted=True)
+            log.warning("%s: SIGTERM received; stopped at step %d of %d, resumable from its checkpoint", description, step, total_steps)
+            raise Interrupted(step)
     return pd.DataFrame(rows)
 
 

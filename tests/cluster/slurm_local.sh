@@ -11,11 +11,13 @@
 #    CUDA_VISIBLE_DEVICES; TensorFlow finds no GPU and runs on the CPU);
 # 3. runs the workflow on a tiny config twice: locally (`--cores`) and through
 #    `--profile workflow/profiles/slurm`; while the SLURM run trains, requeues
-#    one training job with `scontrol requeue` (what preemption does) after its
-#    first checkpoint, so that it must resume;
+#    one training job with `scontrol requeue` (what preemption does) once its
+#    log shows training steps, before its first scheduled checkpoint, so that
+#    only the checkpoint it writes on SIGTERM lets it resume;
 # 4. checks with sacct and the controller's log that every non-local job ran as
-#    a SLURM job, that only training jobs got a GPU, that the requeued job
-#    resumed from its checkpoint, and that both runs wrote the same results;
+#    a SLURM job, that GPUs went to exactly the rules the profile gives one
+#    (set-resources with gpu), that the requeued job resumed from the
+#    checkpoint it wrote on SIGTERM, and that both runs wrote the same results;
 # 5. stops every daemon it started (also on failure or Ctrl-C).
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (SLURM cannot be started here:
@@ -23,10 +25,12 @@
 # --keep keeps the temporary directory (logs, both runs' results) for inspection.
 # Environment: GANSTYLE_SLURM_CULTURES (default "latin greek arabic"),
 # GANSTYLE_SLURM_IMAGES (images per culture, default 60), GANSTYLE_SLURM_REQUEUE_RULE
-# (default train_gan; empty: no requeue), GANSTYLE_SLURM_NO_INSTALL (1: skip instead of
-# installing missing packages), GANSTYLE_SLURM_RESUME_PATTERN (log line
-# that proves a resume, default "resumed from"), GANSTYLE_SLURM_SNAKEFILE (default
-# the repository's Snakefile).
+# (default train_gan; empty: no requeue) and GANSTYLE_SLURM_REQUEUE_LOG (its rule log,
+# %s standing for the job's wildcard values; default logs/gan/%s.log),
+# GANSTYLE_SLURM_NO_INSTALL (1: skip instead of installing missing packages),
+# GANSTYLE_SLURM_RESUME_PATTERN (regular expression of the log line that proves a
+# resume, default: resumed from a checkpoint written on SIGTERM), GANSTYLE_SLURM_SNAKEFILE
+# (default the repository's Snakefile).
 
 set -euo pipefail
 
@@ -36,7 +40,10 @@ KEEP=0
 CULTURES="${GANSTYLE_SLURM_CULTURES:-latin greek arabic}"
 IMAGES="${GANSTYLE_SLURM_IMAGES:-60}"
 REQUEUE_RULE="${GANSTYLE_SLURM_REQUEUE_RULE-train_gan}"
-RESUME_PATTERN="${GANSTYLE_SLURM_RESUME_PATTERN:-resumed from}"
+REQUEUE_LOG="${GANSTYLE_SLURM_REQUEUE_LOG:-logs/gan/%s.log}"
+RESUME_PATTERN="${GANSTYLE_SLURM_RESUME_PATTERN:-resumed from \S+-interrupted\.npz}"
+# a tqdm line of a training that has run steps: "latin seed0:  8%|▊   | 50/600 [00:02<..."
+PROGRESS_PATTERN='\| *[1-9][0-9]*/[0-9]+ \['
 SNAKEFILE="${GANSTYLE_SLURM_SNAKEFILE:-$REPO/Snakefile}"
 PACKAGES=(slurm-wlm munge slurmdbd mariadb-server)
 CLUSTER=ganstyletest
@@ -269,13 +276,15 @@ for culture in cultures:
     rows.append(f"{culture}\t{target}\t{culture.title()}\tgroup{len(rows) % 2}")
 (work / "cultures.tsv").write_text("\n".join(rows) + "\n")
 
-# small everything; keys the schema does not (yet) have are left out
+# small everything; keys the schema does not (yet) have are left out.  A GAN checkpoints only at its
+# end (checkpoint_every = steps): the requeued job can resume only from the checkpoint it writes on SIGTERM.
 wanted = {
     "cultures": str(work / "cultures.tsv"),
     "ingest": {"resolution": 32, "channels": 1, "min_images": 20, "heldout_fraction": 0.25},
-    "gan": {"seeds": [0], "steps": 600, "batch_size": 8, "checkpoint_every": 50, "log_every": 50,
+    "gan": {"seeds": [0], "steps": 600, "batch_size": 8, "checkpoint_every": 600, "log_every": 50,
             "g_width": 8, "d_width": 8, "max_width": 32, "samples": 32, "grid": 4, "n_boot": 10},
-    "transfer": {"pairs": []},
+    "transfer": {"enabled": False},
+    "judge": {"width": 4, "epochs": 2},
     "similarity": {"n_components": 4, "n_boot": 10, "split_half_reps": 5, "probe_folds": 2},
     "clustering": {"max_clusters": 2},
     "stats": {"permutations": 19},
@@ -314,7 +323,8 @@ snakemake -s "$SNAKEFILE" --configfile config.yaml --profile "$REPO/workflow/pro
     --slurm-init-seconds-before-status-checks 5 --slurm-keep-successful-logs >run.log 2>&1 &
 SNAKEMAKE_PID=$!
 
-# requeue one training job once it has written a checkpoint, as preemption would
+# requeue one training job while it trains, as preemption would: SLURM sends it SIGTERM, it
+# checkpoints the steps it has run and the job goes back to the queue
 REQUEUED_JOB=""
 REQUEUED_WHAT=""
 while kill -0 "$SNAKEMAKE_PID" 2>/dev/null; do
@@ -322,16 +332,16 @@ while kill -0 "$SNAKEMAKE_PID" 2>/dev/null; do
         # %k: the comment the plugin sets, rule_<rule>_wildcards_<values joined by _>
         while read -r job comment; do
             values="${comment#rule_${REQUEUE_RULE}_wildcards_}"
-            culture="${values%_*}"; seed="${values##*_}"
-            if compgen -G "results/checkpoints/gan/$culture/seed$seed/*" >/dev/null; then
+            printf -v rule_log "$REQUEUE_LOG" "$values"
+            if grep -Eq "$PROGRESS_PATTERN" "$rule_log" 2>/dev/null; then
                 scontrol requeue "$job"
-                REQUEUED_JOB=$job; REQUEUED_WHAT="$culture seed $seed"
-                say "requeued SLURM job $job ($REQUEUE_RULE $REQUEUED_WHAT) after its first checkpoint"
+                REQUEUED_JOB=$job; REQUEUED_WHAT="$values, its log at $(grep -Eo '[0-9]+/[0-9]+ \[' "$rule_log" | tail -1 | tr -d ' [') steps"
+                say "requeued SLURM job $job ($REQUEUE_RULE $REQUEUED_WHAT) while it trained"
                 break
             fi
         done < <(squeue -h -t RUNNING -o '%i %k' | grep " rule_${REQUEUE_RULE}_wildcards_" || true)
     fi
-    sleep 1
+    sleep 0.5
 done
 wait "$SNAKEMAKE_PID" && status=0 || status=$?
 SNAKEMAKE_PID=""
@@ -346,7 +356,7 @@ echo
 echo "== sacct: jobs of SLURM run $RUN_ID (-D: a requeued job shows once per start)"
 sacct -D -X --starttime "$SACCT_SINCE" --name "$RUN_ID" --format=JobID,Comment%48,State,ExitCode,AllocTRES%40,NodeList,Elapsed
 echo
-python - "$RUN_ID" "$WORK" "$REQUEUE_RULE" "$REQUEUED_JOB" "$RESUME_PATTERN" "$SACCT_SINCE" <<'PYTHON' \
+python - "$RUN_ID" "$WORK" "$REQUEUE_RULE" "$REQUEUED_JOB" "$RESUME_PATTERN" "$SACCT_SINCE" "$REPO/workflow/profiles/slurm/config.yaml" <<'PYTHON' \
     || fail "the SLURM run's jobs are not as expected (PROBLEM lines above)"
 """Every job the SLURM run submitted is a COMPLETED SLURM job; GPUs only for training."""
 import re
@@ -355,8 +365,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-run_id, work, requeue_rule, requeued_job, resume_pattern, since = sys.argv[1], Path(sys.argv[2]), *sys.argv[3:]
-GPU_RULES = {"train_gan", "train_transfer"}
+import yaml
+
+run_id, work, requeue_rule, requeued_job, resume_pattern, since, profile = sys.argv[1], Path(sys.argv[2]), *sys.argv[3:]
+# the rules the profile gives a GPU; test_slurm.py checks that they are the workflow's training rules
+GPU_RULES = {rule for rule, resources in yaml.safe_load(Path(profile).read_text())["set-resources"].items() if resources.get("gpu")}
+print(f"rules with a GPU in the profile: {sorted(GPU_RULES)}")
 problems = []
 
 log = (work / "slurm" / "run.log").read_text()
@@ -419,12 +433,12 @@ elif requeue_rule:
         problems.append(f"no {requeue_rule} job was requeued (none ran long enough to write a checkpoint?)")
     else:
         states = [state for job_id, _, state, _ in records if job_id == requeued_job]
-        logs = [p for p in (work / "slurm" / "logs").rglob("*.log") if resume_pattern in p.read_text(errors="replace")]
+        logs = [p for p in (work / "slurm" / "logs").rglob("*.log") if re.search(resume_pattern, p.read_text(errors="replace"))]
         print(f"requeued job {requeued_job}: states {' -> '.join(states)}; '{resume_pattern}' in {[str(p.relative_to(work)) for p in logs]}")
         if states[:1] != ["REQUEUED"] or states[-1:] != ["COMPLETED"]:
             problems.append(f"requeued job {requeued_job} went {states}, not REQUEUED ... COMPLETED")
         if not logs:
-            problems.append(f"no rule log says '{resume_pattern}': the requeued training started from scratch")
+            problems.append(f"no rule log matches '{resume_pattern}': the requeued training did not resume from the checkpoint it wrote on SIGTERM")
 for problem in problems:
     print("PROBLEM:", problem)
 sys.exit(1 if problems else 0)
@@ -436,9 +450,11 @@ python - "$WORK/local/results" "$WORK/slurm/results" <<'PYTHON' \
     || fail "the SLURM run's results differ from the local run's (listed above)"
 """Same files; same arrays and tables (floats to 1e-6 relative).
 
-Checkpoints are skipped (a requeued run has written more of them), columns and
-keys that are wall-clock measurements are ignored, and binary files that embed
-timestamps (.keras zips, PDFs) are only checked to exist.
+Checkpoints are skipped (a requeued run has written more of them), and so are
+benchmarks/ (each job's wall and CPU seconds, memory and I/O: measurements of the
+job, not results); columns and keys that are wall-clock measurements are ignored, and binary files that embed
+timestamps (.keras zips, PDFs) are only checked to exist, as is run_info.json (and
+its HTML): it records the job that wrote it (threads, environment), not a result.
 """
 import json
 import re
@@ -454,7 +470,7 @@ EXISTENCE_ONLY = {".keras", ".pdf", ".h5", ".zip"}
 
 
 def files(root):
-    return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.parts[len(root.parts)] != "checkpoints"}
+    return {p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.parts[len(root.parts)] not in {"checkpoints", "benchmarks"}}
 
 
 def close(a, b):
@@ -481,7 +497,7 @@ def same(a: Path, b: Path) -> str:
     if a.read_bytes() == b.read_bytes():
         return "identical"
     suffix = a.suffix.lower()
-    if suffix in EXISTENCE_ONLY:
+    if suffix in EXISTENCE_ONLY or a.name in {"run_info.json", "run_info.html"}:
         return "exists"
     if suffix == ".npz":
         with np.load(a, allow_pickle=False) as x, np.load(b, allow_pickle=False) as y:

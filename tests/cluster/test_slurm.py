@@ -2,10 +2,11 @@
 
 ``test_workflow_on_real_slurm`` (marker ``slurm``) runs tests/cluster/slurm_local.sh:
 it starts SLURM on this machine, runs the workflow locally and through
-workflow/profiles/slurm, and compares.  In the default run (so in CI) it runs
-where SLURM's Debian packages are installed and is skipped, with the reason,
-elsewhere; selected explicitly (``python -m pytest -m slurm tests/cluster``) it
-also installs them.  The dry-run tests of the profiles need no SLURM.
+workflow/profiles/slurm, and compares.  The default run leaves it out; selected
+(``python -m pytest -m slurm tests/cluster``, as .ci/run does after the default
+suite) it also installs SLURM's Debian packages, and is skipped, with the reason,
+where it cannot (with ``GANSTYLE_SLURM_REQUIRED=1``, CI: fails).  The dry-run
+tests of the profiles need no SLURM and are in the default run.
 """
 
 import os
@@ -22,7 +23,26 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "cluster" / "slurm_local.sh"
-TRAINING_RULES = {"train_gan", "train_joint", "train_transfer"}
+PROFILES = REPO / "workflow" / "profiles"
+
+
+def workflow_rules() -> dict[str, str]:
+    """Every rule of workflow/rules/*.smk: name -> its text."""
+    rules = {}
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for match in re.finditer(r"^(?:rule|checkpoint) (\w+):\n((?:[ \t]+.*\n|[ \t]*\n)*)", smk.read_text(), re.M):
+            rules[match.group(1)] = match.group(2)
+    return rules
+
+
+# read from the rules, not listed here, so that a new training rule cannot be forgotten
+TRAINING_RULES = {rule for rule in workflow_rules() if rule.startswith("train_")}
+
+
+def profile_gpu_rules(name: str) -> set[str]:
+    """The rules a profile gives a GPU (set-resources with gpu), as slurm_local.sh reads them."""
+    profile = yaml.safe_load((PROFILES / name / "config.yaml").read_text())
+    return {rule for rule, resources in profile["set-resources"].items() if resources.get("gpu")}
 
 
 def why_slurm_cannot_start() -> str | None:
@@ -39,11 +59,18 @@ def why_slurm_cannot_start() -> str | None:
     return None
 
 
+def skip_or_fail(reason: str):
+    """Skip, or with GANSTYLE_SLURM_REQUIRED=1 (CI, .ci/run) fail: a cluster test CI does not run rots."""
+    if os.environ.get("GANSTYLE_SLURM_REQUIRED") == "1":
+        pytest.fail(f"GANSTYLE_SLURM_REQUIRED=1 but the SLURM test cannot run: {reason}")
+    pytest.skip(reason)
+
+
 @pytest.mark.slurm
 def test_workflow_on_real_slurm(tmp_path, request):
     reason = why_slurm_cannot_start()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
     # installing system packages needs the test to be asked for by name (-m slurm)
     selected = re.search(r"(?<!not )\bslurm\b", request.config.getoption("markexpr") or "")
     env = {**os.environ, "GANSTYLE_SLURM_NO_INSTALL": "0" if selected else "1"}
@@ -51,7 +78,7 @@ def test_workflow_on_real_slurm(tmp_path, request):
     output = result.stdout + result.stderr
     (tmp_path / "slurm_local.log").write_text(output)
     if result.returncode == 77:
-        pytest.skip(next(line for line in output.splitlines() if line.startswith("SKIP:")))
+        skip_or_fail(next(line for line in output.splitlines() if line.startswith("SKIP:")))
     print(output)  # the evidence (sacct table, comparison), shown with -rP or -s
     assert result.returncode == 0, output[-8000:]
     assert re.search(r"^\d+ +rule_\w+ +COMPLETED", output, re.M), "no COMPLETED SLURM job in the sacct table"
@@ -123,10 +150,17 @@ def test_gpu_profile_gives_gpus_to_training_rules_only(tmp_path):
     check_gpus_only_for_training(jobs)
 
 
+def test_the_training_rules_are_the_rules_that_ask_for_a_gpu():
+    assert {"train_gan", "train_joint", "train_translator", "train_judge"} <= TRAINING_RULES
+    asking = {rule for rule, text in workflow_rules().items() if re.search(r"^\s+gpu=", text, re.M)}
+    assert asking == TRAINING_RULES
+
+
 def test_profiles_name_only_training_rules_and_rules_set_no_cluster_values():
-    for name in ("slurm", "gpu"):
-        profile = yaml.safe_load((REPO / "workflow" / "profiles" / name / "config.yaml").read_text())
-        assert set(profile["set-resources"]) == TRAINING_RULES
+    for name in ("slurm", "gpu", "paper"):
+        profile = yaml.safe_load((PROFILES / name / "config.yaml").read_text())
+        assert set(profile["set-resources"]) == TRAINING_RULES, name
+        assert profile_gpu_rules(name) == TRAINING_RULES, name
     cluster_words = re.compile(r"\b(slurm_\w+|gpu_model|qos|constraint|cpus_per_gpu)\s*=")
     for rules in (REPO / "workflow" / "rules").glob("*.smk"):
         for number, line in enumerate(rules.read_text().splitlines(), 1):

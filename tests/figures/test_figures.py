@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from feature_files import write_feature_files
 from PIL import Image
+from planted_results import CULTURES, GROUPS, LABELS, LATLON, Planted, plant
 
 from ganstyle import figures
 from ganstyle.errors import UserError
+from ganstyle.figures import statistics as statistics_figures
 from ganstyle.figures import style
 from ganstyle.figures.images import HISTORY_COLUMNS, pick_evenly
 from ganstyle.figures.maps import ellipse_parameters
@@ -23,45 +24,44 @@ from ganstyle.figures.matrices import CRITIC_AUC_MEASURE, leaf_order, tree_from_
 from ganstyle.figures.shared import display_of, display_of_missing
 from ganstyle.figures.statistics import mantel_pairs
 from ganstyle.io import files
-from ganstyle.stages import clustering, similarity, stats, typicality
 from ganstyle.stages import figures as figures_stage
+from ganstyle.stages import typicality
 
-CULTURES = ["latin", "greek", "cyrillic", "arabic", "hebrew", "thai"]
-GROUPS = ["european", "european", "european", "semitic", "semitic", "southeast_asian"]
-LABELS = ["Latin", "Greek", "Cyrillic", "Arabic", "Hebrew", "Thai"]
-LATLON = [(41.9, 12.5), (37.98, 23.73), (43.16, 26.82), (23.0, 39.7), (31.78, 35.22), (17.01, 99.82)]
 # low dpi: the test checks files and data, not looks
 SETTINGS = {"dpi": 72, "formats": ["pdf", "png"], "typical_images": 4, "bridges_closest": 2, "bridges_pairs": ["latin__thai"], "bridges_images": 3}
 
 
 def build_results(
     root: Path,
+    planted: Planted | None = None,
     cultures=CULTURES,
     groups=GROUPS,
     labels=LABELS,
     latlon=LATLON,
-    n_images=16,
     seeds=(0, 1),
     translations=True,
     n_boot=10,
     permutations=19,
 ) -> dict:
-    """A results/ tree of every stage the figures read, from planted synthetic data."""
+    """A results/ tree of every stage the figures read: the planted similarity, cluster and stats results
+    (the session's shared ``planted``, else made here from the other arguments) beside corpora, GAN
+    samples and histories, typicality, translations and judge tables written in their documented formats."""
     rng = np.random.default_rng(3)
-    registry = root / "cultures.tsv"
-    registry.write_text(
-        "culture\tpath\tlabel\tgroup\tlat\tlon\n"
-        + "".join(f"{c}\t{c}\t{lab}\t{g}\t{la}\t{lo}\n" for c, lab, g, (la, lo) in zip(cultures, labels, groups, latlon))
-    )
+    if planted is None:
+        planted = plant(root, cultures, groups, labels, latlon, seeds, n_boot, permutations, transfer=False, external=False)
+    else:  # the shared results, linked (read only) into this tree
+        for stage in ("features", "similarity", "clustering", "stats"):
+            (root / "results" / stage).parent.mkdir(parents=True, exist_ok=True)
+            (root / "results" / stage).symlink_to(planted.results / stage, target_is_directory=True)
     # corpora: images whose brightness pattern depends on the group
-    for k, culture in enumerate(cultures):
+    for k, culture in enumerate(planted.cultures):
         images = rng.integers(0, 256, size=(50, 16, 16, 1), dtype=np.uint8)
         images[:, : 2 + 2 * (k % 4)] = 255
         split = np.where(np.arange(50) % 5 == 0, "heldout", "train")
         folder = root / "results" / "corpus" / culture
         folder.mkdir(parents=True)
         np.savez(folder / "images.npz", images=images, ids=np.array([f"{culture[:4]}{i:012x}" for i in range(50)]), split=split)
-        for seed in seeds:
+        for seed in planted.seeds:
             gan = root / "results" / "gan" / culture / f"seed{seed}"
             gan.mkdir(parents=True)
             files.save_samples(
@@ -81,14 +81,15 @@ def build_results(
                 }
             ).to_csv(gan / "history.tsv", sep="\t", index=False)
     # every held-out image's typicality as the typicality stage writes it: each culture's critic scores its own images higher
+    cultures, seeds = planted.cultures, planted.seeds
     heldout = {}
     for culture in cultures:
         with np.load(root / "results" / "corpus" / culture / "images.npz") as data:
             heldout[culture] = data["ids"][data["split"] == "heldout"].astype(str)
     image_ids = np.concatenate(list(heldout.values()))
     image_cultures = np.repeat(cultures, [len(v) for v in heldout.values()])
-    planted = (image_cultures[:, None] == np.array(cultures)[None]) * 2.0
-    seed_scores = np.stack([planted + rng.normal(size=planted.shape) for _ in seeds])
+    planted_scores = (image_cultures[:, None] == np.array(cultures)[None]) * 2.0
+    seed_scores = np.stack([planted_scores + rng.normal(size=planted_scores.shape) for _ in seeds])
     table = typicality.typicality_table(
         typicality.SeedScores("joint", image_cultures, image_ids, np.array(cultures), seed_scores),
         {i: f"{c}/{i}.png" for c, i in zip(image_cultures, image_ids)},
@@ -116,33 +117,7 @@ def build_results(
             scored = pd.DataFrame(rows).merge(real[["culture", "accuracy"]].rename(columns={"accuracy": "real_accuracy"}), on="culture")
             scored.assign(ratio=scored["accuracy"] / scored["real_accuracy"]).to_csv(judge / f"{kind}.tsv", sep="\t", index=False)
 
-    # features with planted groups -> similarity -> cluster -> stats
-    group_centres = {g: 4.0 * rng.normal(size=10) for g in dict.fromkeys(groups)}
-    centres = {c: group_centres[g] + 0.6 * rng.normal(size=10) for c, g in zip(cultures, groups)}
-    _, critics, reference = write_feature_files(root / "results" / "features", cultures=tuple(cultures), n=n_images, seeds=seeds, centres=centres)
-    sim = root / "results" / "similarity"
-    sim_settings = {"n_components": 6, "n_boot": n_boot, "ci": 0.9, "split_half_reps": 4, "probe_folds": 3, "probe_c": 1.0, "crossnobis_folds": 3, "seed": 0}
-    assert (
-        similarity.main(
-            ["--cultures", *cultures, "--critic-features", *critics, "--reference", reference, "--out", str(sim), "--settings", json.dumps(sim_settings)]
-        )
-        == 0
-    )
-    cl = root / "results" / "clustering"
-    assert (
-        clustering.main(
-            ["--distances", str(sim / "distances.npz"), "--out", str(cl), "--settings", json.dumps({"methods": ["average", "ward"], "max_clusters": 4})]
-        )
-        == 0
-    )
-    st = root / "results" / "stats"
-    stats_argv = [
-        "--distances", str(sim / "distances.npz"), "--per-seed", str(sim / "per_seed.tsv"), "--image-features", str(sim / "image_features.npz"),
-        "--assignments", str(cl / "assignments.tsv"), "--cluster-summary", str(cl / "summary.tsv"), "--measures", str(sim / "measures.tsv"), "--cultures-file", str(registry),
-        "--out", str(st), "--settings", json.dumps({"permutations": permutations, "seed": 0}),
-    ]  # fmt: skip
-    assert stats.main(stats_argv) == 0
-    return {"registry": registry, "results": root / "results", "seeds": list(seeds), "cultures": list(cultures)}
+    return {"registry": planted.registry, "results": root / "results", "seeds": list(planted.seeds), "cultures": planted.cultures}
 
 
 def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
@@ -180,9 +155,9 @@ def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
 
 
 @pytest.fixture(scope="module")
-def drawn(tmp_path_factory):
+def drawn(planted, tmp_path_factory):
     root = tmp_path_factory.mktemp("figures")
-    built = build_results(root)
+    built = build_results(root, planted)
     out = root / "figures"
     run_families(built, out)
     return built, out
@@ -408,6 +383,31 @@ def test_seed_stability_figure_has_one_dot_per_seed_pair(drawn):
     stability = read(built["results"] / "stats" / "seed_stability.tsv")
     assert len(table) == len(stability) and set(table["measure"]) == set(stability["measure"])
     assert table["role"].notna().all() and set(table["role"]) <= {"gan", "control"}
+
+
+def test_seed_stability_figure_plots_the_r_of_seed_stability_tsv(planted, monkeypatch, tmp_path):
+    """The dots themselves, read back from the drawn axes: x is r, the row is the measure."""
+    drawn_figures = []
+    monkeypatch.setattr(statistics_figures, "write_figure", lambda fig, out, table, settings: drawn_figures.append(fig))
+    argv = ["seed-stability", "--cultures-file", str(planted.registry), "--settings", json.dumps(SETTINGS)]
+    argv += [
+        "--seed-stability",
+        str(planted.stats / "seed_stability.tsv"),
+        "--measures",
+        str(planted.similarity / "measures.tsv"),
+        "--out",
+        str(tmp_path / "s"),
+    ]
+    assert figures_stage.main(argv) == 0
+    (axes,) = drawn_figures[0].axes
+    row_label = {tick.get_position()[1]: tick.get_text() for tick in axes.get_yticklabels()}
+    plotted = sorted((row_label[y], x) for x, y in axes.collections[0].get_offsets())
+    stability = read(planted.stats / "seed_stability.tsv")
+    expected = sorted(zip(stability["measure"].map(figures.measure_label), stability["r"]))
+    assert len(plotted) == len(expected) == len(stability) > 1
+    assert [label for label, _ in plotted] == [label for label, _ in expected]
+    np.testing.assert_allclose([x for _, x in plotted], [value for _, value in expected], rtol=1e-9)
+    assert len({value for _, value in expected}) > 1  # distinct r values: a shuffled plot would show
 
 
 def test_without_bootstrap_or_permutations_the_figures_still_draw(tmp_path):

@@ -66,6 +66,7 @@ def test_chosen_font_has_every_character_the_figures_print():
 def test_save_writes_every_format_and_the_data_reproducibly(tmp_path):
     import matplotlib.pyplot as plt
 
+    plt.close("all")  # figures an earlier test left open are not this test's
     data = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0.5, 0.25, 0.125]})
 
     def draw():

@@ -36,3 +36,29 @@ def test_relative_to_floor():
     assert excess[0, 0] == 0 and np.isnan(ratio[0, 0])
     _, ratio = relative_to_floor(values, np.array([0.0, -1.0]))
     assert np.isnan(ratio[0, 1])  # a floor at or below 0 has no ratio
+
+
+def test_bootstrap_intervals_reach_their_nominal_coverage():
+    """Over repeated planted samples, intervals made the way the similarity stage makes them (each culture's
+    rows resampled, replicates centred on the estimate, percentile interval) hold the true distance about
+    as often as their level says; a binomial standard error over 300 samples is 0.017 at 90 % and 0.029 at 50 %."""
+    rng = np.random.default_rng(11)
+    n, n_boot, repeats, truth = 40, 200, 300, 3.0
+    centres = np.array([[0.0, 0.0], [truth, 0.0]])
+    groups = [np.arange(n), np.arange(n, 2 * n)]
+
+    def distance(a, b):  # Euclidean distance between the cultures' mean features: the true value is 3
+        return np.linalg.norm(a.mean(axis=-2) - b.mean(axis=-2), axis=-1)
+
+    covered = {0.5: 0, 0.9: 0}
+    for sample in range(repeats):
+        x = np.concatenate([centre + rng.normal(size=(n, 2)) for centre in centres])
+        value = distance(x[groups[0]], x[groups[1]])
+        resamples = bootstrap_resamples(groups, n_boot, seed=sample)
+        rows_a, rows_b = (np.stack([replicate[k] for replicate in resamples]) for k in (0, 1))
+        replicates = centre_replicates(value, distance(x[rows_a], x[rows_b]), (0.0, np.inf))
+        for ci in covered:
+            low, high = percentile_interval(replicates, ci)
+            covered[ci] += bool(low <= truth <= high)
+    assert covered[0.9] / repeats == pytest.approx(0.9, abs=0.05)
+    assert covered[0.5] / repeats == pytest.approx(0.5, abs=0.08)

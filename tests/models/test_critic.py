@@ -90,3 +90,23 @@ def test_joint_critic_has_one_logit_per_culture_and_culture_embeddings():
     assert embeddings.shape[0] == 5
     # logit_y = psi(phi) + <e_y, phi>: differences between cultures are inner products with e_a - e_b
     assert not np.allclose(logits[:, 0], logits[:, 1])
+
+
+@pytest.mark.parametrize("spectral_embedding", [True, False])
+def test_joint_critic_logit_differences_are_projections_on_embedding_differences(spectral_embedding):
+    """Projection discriminator: logit_y = psi(phi) + phi . e_y, so logit_a - logit_b = phi . (e_a - e_b),
+    with phi the pooled features and e_y the culture embeddings that networks.class_embeddings returns."""
+    _, discriminator = networks.build_models(tiny_recipe(architecture="default", **SMALL).replace(spectral_embedding=spectral_embedding), 32, 1, n_classes=4)
+    images = _images(6, seed=2)[..., :1]
+    _, logits = critic.critic_outputs(discriminator, images)
+    pooling = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.GlobalAveragePooling2D))
+    phi = np.asarray(keras.Model(discriminator.input, pooling.output)(images.astype("float32") / 127.5 - 1.0, training=False), dtype=np.float64)
+    embeddings = networks.class_embeddings(discriminator).astype(np.float64)
+    assert embeddings.shape == (4, phi.shape[1]) and np.abs(phi).max() > 1e-3
+    for a in range(4):
+        for b in range(4):
+            np.testing.assert_allclose(logits[:, a] - logits[:, b], phi @ (embeddings[a] - embeddings[b]), rtol=1e-4, atol=1e-5)
+    # what is left after the projection is one logit psi(phi), the same for every culture
+    psi = logits - phi @ embeddings.T
+    np.testing.assert_allclose(psi, np.repeat(psi[:, :1], 4, axis=1), rtol=1e-4, atol=1e-5)
+    assert np.std(logits[:, 0] - logits[:, 1]) > 1e-4  # the check above is not between equal columns

@@ -11,7 +11,7 @@ import pytest
 from ganstyle.errors import UserError
 from ganstyle.models import devices
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

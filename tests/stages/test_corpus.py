@@ -116,3 +116,21 @@ def test_load_corpus(tmp_path):
         corpus.load_corpus(out, split="test")
     with pytest.raises(UserError, match="not found"):
         corpus.load_corpus(tmp_path / "nowhere.npz")
+
+
+def test_every_patch_of_one_source_image_lands_in_the_same_split(tmp_path):
+    """resize: patches cuts several training images from one source image: they are one image for the split,
+    else its patches would sit on both sides and the held-out measures would see training pixels."""
+    cultures = make_culture(tmp_path, range(40))
+    settings = {"min_images": 10, "resolution": 32, "resize": "patches", "patches_per_image": 4, "min_std": 0, "heldout_fraction": 0.3, "seed": 3}
+    _, out = ingest_and_build(tmp_path, cultures, settings)
+    manifest = pd.read_csv(out / "manifest.tsv", sep="\t", dtype=str)
+    assert len(manifest) == 160 and manifest["id"].is_unique and manifest.groupby("source_id").size().eq(4).all()
+    splits = manifest.groupby("source_id")["split"].agg(set)
+    assert (splits.map(len) == 1).all(), splits[splits.map(len) > 1]
+    # the source image's id decides: the split of the patch ids themselves would differ
+    assert (splits.map(min) == pd.Series(corpus.assign_split(list(splits.index), 0.3), index=splits.index)).all()
+    assert (corpus.assign_split(manifest["id"], 0.3) != manifest["split"].to_numpy()).any()
+    assert set(manifest["split"]) == {"train", "heldout"}
+    with np.load(out / "images.npz") as data:
+        assert list(data["ids"]) == list(manifest["id"]) and list(data["split"]) == list(manifest["split"])

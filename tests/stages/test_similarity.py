@@ -2,12 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from feature_files import write_feature_files
+from planted_results import N_IMAGES, SIMILARITY_SETTINGS
 
 from ganstyle.errors import UserError
 from ganstyle.metrics.critics import embedding_cosine
 from ganstyle.stages import similarity
 
-SETTINGS = {"n_components": 8, "n_boot": 12, "ci": 0.9, "split_half_reps": 5, "probe_folds": 3, "probe_c": 1.0, "crossnobis_folds": 4, "seed": 0}
+SETTINGS = SIMILARITY_SETTINGS
 
 
 # --------------------------------------------------------------------------- pure functions
@@ -37,9 +38,6 @@ def test_transfer_estimates_symmetrise_and_flag_incomplete_measures():
         similarity.transfer_estimates(table.drop(columns="ci_low"), ["a", "b"], "t.tsv")
 
 
-# --------------------------------------------------------------------------- planted structure
-
-
 # --------------------------------------------------------------------------- the stage
 
 
@@ -52,17 +50,8 @@ def _run(cultures, critics, reference, out, settings=SETTINGS, transfer=()):
     return similarity.main(argv)
 
 
-def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
-    cultures, critics, reference = write_feature_files(tmp_path / "features", seeds=(0, 1))
-    transfer = tmp_path / "transfer_distances.tsv"
-    pairs = [(a, b) for a in cultures for b in cultures if a != b]
-    pd.DataFrame(
-        [(a, b, "cycle_l1", 1.0 + cultures.index(a) + cultures.index(b), 0.5, 9.0) for a, b in pairs],
-        columns=["source", "target", "measure", "value", "ci_low", "ci_high"],
-    ).to_csv(transfer, sep="\t", index=False)
-
-    assert _run(cultures, critics, reference, tmp_path / "out", transfer=[str(transfer)]) == 0
-    out = tmp_path / "out"
+def test_stage_writes_documented_tables_and_is_reproducible(planted, tmp_path):
+    out, cultures, settings = planted.similarity, planted.cultures, planted.similarity_settings
     table = pd.read_csv(out / "similarity.tsv", sep="\t")
     assert list(table.columns) == similarity.LONG_COLUMNS
     k = len(cultures)
@@ -86,7 +75,7 @@ def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
         assert list(matrix.index) == cultures and list(matrix.columns) == cultures
     fd = table[(table["measure"] == "fd_critic") & (table["culture_a"] != table["culture_b"])]
     assert (fd["ci_low"] <= fd["value"]).all() and (fd["value"] <= fd["ci_high"]).all()
-    assert (fd["n_a"] == 16).all()
+    assert (fd["n_a"] == N_IMAGES).all()
 
     with np.load(out / "distances.npz") as data:
         names = list(data["measures"])
@@ -94,7 +83,7 @@ def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
             names
         )
         assert "logit_auc_critic" not in names  # asymmetric: not a distance
-        assert data["fd_critic__boot"].shape == (SETTINGS["n_boot"], k, k)
+        assert data["fd_critic__boot"].shape == (settings["n_boot"], k, k)
         assert "transfer_cycle_l1_sym__boot" not in data.files and "embedding_cosine_joint__boot" not in data.files
         ward = dict(zip(names, data["ward_ok"]))
         assert ward["kid_critic"] and not ward["fd_critic"]
@@ -112,7 +101,7 @@ def test_stage_writes_documented_tables_and_is_reproducible(tmp_path):
         assert {"reference", "critic_seed0", "critic_untrained_seed0", "joint_seed0", "joint_untrained_seed0", "culture", "ids"} == set(data.files)
 
     # re-running gives identical tables
-    assert _run(cultures, critics, reference, tmp_path / "again", transfer=[str(transfer)]) == 0
+    assert similarity.main(planted.similarity_argv(tmp_path / "again")) == 0
     for name in ("similarity.tsv", "floors.tsv", "per_seed.tsv"):
         assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
 

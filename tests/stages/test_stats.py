@@ -1,16 +1,15 @@
-import json
+from itertools import permutations as permutations_of
 
 import numpy as np
 import pandas as pd
 import pytest
-from feature_files import write_feature_files
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr
 
 from ganstyle.errors import UserError
 from ganstyle.metrics import measures
 from ganstyle.metrics.geo import haversine_km
-from ganstyle.stages import clustering, similarity, stats
+from ganstyle.stages import stats
 
 
 def test_agreement_table_uses_group_count_and_chosen_k():
@@ -38,6 +37,46 @@ def test_unit_permutation_keeps_cultures_whole():
 
     _, p = stats.unit_permutation_test(statistic, unit_of_row, {"a": "g", "b": "g", "c": "h", "d": "h"}, 50, seed=0)
     assert len(seen) == 51 and 0 < p <= 1
+
+
+def pseudo_f(x: np.ndarray, labels: np.ndarray) -> float:
+    """PERMANOVA's pseudo-F on Euclidean distances (Anderson 2001), written out: the stage uses scikit-bio's."""
+    d2 = squareform(pdist(x)) ** 2
+    n, names = len(x), np.unique(labels)
+    total = d2[np.triu_indices(n, 1)].sum() / n
+    within = sum(d2[np.ix_(labels == g, labels == g)][np.triu_indices((labels == g).sum(), 1)].sum() / (labels == g).sum() for g in names)
+    return ((total - within) / (len(names) - 1)) / (within / (n - len(names)))
+
+
+def test_culture_level_permutation_p_is_exact_on_an_enumerable_case():
+    """4 cultures in 2 groups of 2: 4! orders of the cultures' group labels give 6 distinct labelings.  The
+    stage's p for 'group' (whole cultures permuted) is (1 + #{permuted pseudo-F >= observed}) / (1 + permutations),
+    counted here with an independent pseudo-F over the labelings the stage drew, and close to the exact p."""
+    rng = np.random.default_rng(8)
+    cultures = np.repeat(["c0", "c1", "c2", "c3"], 3)
+    shift = {"c0": 0.0, "c1": 0.8, "c2": 3.0, "c3": 4.5}  # unequal, so that the 6 labelings give distinct F
+    x = np.array([[shift[c], 0.0] for c in cultures]) + 0.3 * rng.normal(size=(12, 2))
+    group_of = {"c0": "g", "c1": "g", "c2": "h", "c3": "h"}
+    permutations, seed = 199, 4
+
+    anova, _ = stats.image_level_tests(x, cultures, group_of, "space", permutations, seed)
+    by_group = next(row for row in anova if row["factor"] == "group")
+    observed = pseudo_f(x, np.array([group_of[c] for c in cultures]))
+    assert by_group["permuted"] == "cultures" and by_group["statistic"] == pytest.approx(observed, rel=1e-9)
+
+    drawn = []  # the stage's permutations, replayed with the same seed
+    stats.unit_permutation_test(lambda labels: drawn.append(labels.copy()) or 0.0, cultures, group_of, permutations, seed)
+    assert len(drawn) == 1 + permutations and list(drawn[0]) == [group_of[c] for c in cultures]
+    hits = sum(pseudo_f(x, labels) >= observed - 1e-9 for labels in drawn[1:])
+    assert by_group["p_value"] == (1 + hits) / (1 + permutations)
+
+    # every labelling the test can draw, enumerated: cultures stay whole, and only 6 exist
+    units = sorted(group_of)
+    labelings = {tuple(np.array(order)[np.searchsorted(units, cultures)]) for order in permutations_of([group_of[u] for u in units])}
+    assert len(labelings) == 6 and {tuple(labels) for labels in drawn[1:]} == labelings
+    exact = np.mean([pseudo_f(x, np.array(labels)) >= observed - 1e-9 for labels in labelings])
+    assert exact == pytest.approx(2 / 6)  # the observed split and its mirror image
+    assert abs(by_group["p_value"] - exact) < 4 * np.sqrt(exact * (1 - exact) / permutations)
 
 
 def _clouds(shifts, n=25, dim=4, seed=0, spread=None):
@@ -135,44 +174,11 @@ def test_seed_stability_between_seeds():
     assert stats.seed_stability_table({"m": {0: matrices["fd_critic"][0]}}, "spearman", 99, 0).empty
 
 
-def test_stage_end_to_end(tmp_path):
-    # 6 cultures in 3 groups, features planted by group; similarity and cluster stages produce the inputs
-    cultures = [f"c{i}" for i in range(6)]
-    group = ["g0", "g0", "g1", "g1", "g2", "g2"]
-    rng = np.random.default_rng(5)
-    centres = {g: 4.0 * rng.normal(size=10) for g in sorted(set(group))}
-    n = 16
-    feats = tmp_path / "features"
-    _, critics, reference = write_feature_files(
-        feats, cultures, n=n, seeds=(0, 1), centres={c: centres[g] + 0.5 * rng.normal(size=10) for c, g in zip(cultures, group)}
-    )
-    sim_settings = {"n_components": 6, "n_boot": 8, "ci": 0.9, "split_half_reps": 4, "probe_folds": 3, "probe_c": 1.0, "crossnobis_folds": 4, "seed": 0}
-    sim = tmp_path / "similarity"
-    similarity.main(
-        ["--cultures", *cultures, "--critic-features", *critics, "--reference", reference, "--out", str(sim), "--settings", json.dumps(sim_settings)]
-    )
-    cl = tmp_path / "clustering"
-    clustering.main(["--distances", str(sim / "distances.npz"), "--out", str(cl), "--settings", json.dumps({"methods": ["average"], "max_clusters": 4})])
-
-    registry = tmp_path / "cultures.tsv"
-    lat = [10, 11, 30, 31, 50, 51]
-    registry.write_text(
-        "culture\tpath\tlabel\tgroup\tlat\tlon\n" + "".join(f"{c}\t{c}\t{c.upper()}\t{g}\t{la}\t{la}\n" for c, g, la in zip(cultures, group, lat))
-    )
-    external = tmp_path / "language.tsv"
-    square = (np.array(group)[:, None] != np.array(group)[None, :]).astype(float)  # 1 between groups, 0 within
-    pd.DataFrame(square, index=cultures, columns=cultures).to_csv(external, sep="\t")
-    settings = {"permutations": 49, "mantel_method": "spearman", "seed": 0, "external_matrices": [{"name": "language", "path": str(external)}]}
-    out = tmp_path / "stats"
-    argv = [
-        "--distances", str(sim / "distances.npz"), "--per-seed", str(sim / "per_seed.tsv"), "--image-features", str(sim / "image_features.npz"),
-        "--assignments", str(cl / "assignments.tsv"), "--cluster-summary", str(cl / "summary.tsv"), "--measures", str(sim / "measures.tsv"),
-        "--cultures-file", str(registry), "--out", str(out), "--settings", json.dumps(settings),
-    ]  # fmt: skip
-    assert stats.main(argv) == 0
-
+def test_stage_end_to_end(planted, tmp_path):
+    # 6 cultures in 3 groups, features planted by group; the similarity and cluster stages made the inputs
+    out = planted.stats
     ari = pd.read_csv(out / "ari_nmi.tsv", sep="\t")
-    at_groups = ari[(ari["k_rule"] == "groups") & ari["measure"].isin(["fd_reference", "kid_reference", "fd_critic"])]
+    at_groups = ari[(ari["k_rule"] == "groups") & (ari["method"] == "average") & ari["measure"].isin(["fd_reference", "kid_reference", "fd_critic"])]
     assert len(at_groups) == 3 and (at_groups["ari"] == 1.0).all() and (at_groups["k"] == 3).all()
     mantel = pd.read_csv(out / "mantel.tsv", sep="\t")
     assert {"geographic_km", "language"} <= set(mantel["matrix_a"]) | set(mantel["matrix_b"])
@@ -208,10 +214,10 @@ def test_stage_end_to_end(tmp_path):
     assert np.isfinite(summary.loc["fd_critic", "seed_r_min"]) and np.isnan(summary.loc["fd_reference", "seed_r_min"])
 
     again = tmp_path / "again"
-    stats.main(argv[:-4] + ["--out", str(again), "--settings", json.dumps(settings)])
+    assert stats.main(planted.stats_argv(again)) == 0
     for name in ("ari_nmi.tsv", "permanova.tsv", "permdisp.tsv", "mantel.tsv", "seed_stability.tsv", "summary.tsv", "group_recovery.tsv"):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
-    bad = dict(settings, external_matrices=[{"name": "fd_critic", "path": str(external)}])
+    bad = dict(planted.stats_settings, external_matrices=[{"name": "fd_critic", "path": str(planted.external)}])
     with pytest.raises(UserError, match="already used"):
-        stats.main(argv[:-4] + ["--out", str(again), "--settings", json.dumps(bad)])
+        stats.main(planted.stats_argv(tmp_path / "bad", bad))

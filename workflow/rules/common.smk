@@ -145,13 +145,17 @@ def gan_settings(*keys_not_used):
     )
 
 
-def gan_targets():
-    per_culture = expand(
+def gan_metrics():
+    """metrics.json of every culture's GAN of every seed."""
+    return expand(
         GAN_RUN.path(RESULTS, "metrics", culture="{culture}", seed="{seed}"),
         culture=CULTURES,
         seed=GAN_SEEDS,
     )
-    return [*per_culture, f"{RESULTS}/gan/sanity_kid.tsv", *joint_targets()]
+
+
+def gan_targets():
+    return [*gan_metrics(), f"{RESULTS}/gan/sanity_kid.tsv", *joint_targets()]
 
 
 # ---- used by joint.smk
@@ -183,6 +187,14 @@ def joint_critics(seed):
 
 def joint_targets():
     return [JOINT_RUN.path(RESULTS, "metrics", seed=seed) for seed in GAN_SEEDS] if JOINT else []
+
+
+# ---- used by run_info.smk
+
+
+def training_metrics():
+    """metrics.json of every training that records its precision, device and threads (per-culture GANs, joint critic)."""
+    return [*gan_metrics(), *joint_targets()]
 
 
 # ---- used by transfer.smk
