@@ -10,7 +10,8 @@ with each other, and across GAN seeds?
   distance (haversine of registry ``lat``/``lon``) and user matrices;
 - Mantel r between the matrices of different GAN seeds (stability);
 - group recovery, every measure side by side with its controls: ARI at k =
-  number of groups (average linkage) with its permutation p, and the
+  number of groups (average linkage) with its permutation p and its
+  Benjamini-Hochberg q over the measures of the table, and the
   continuous endpoint, the probability that a within-group distance is smaller
   than an across-group one (``ganstyle.metrics.groups``), with a bootstrap
   interval and its range over seeds.
@@ -34,6 +35,7 @@ from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
 from ganstyle.io import files
 from ganstyle.metrics.groups import agreement, agreement_p_value
+from ganstyle.metrics.multiplicity import bh_q_values
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ RECOVERY_COLUMNS = [
     "role",
     "ari",
     "ari_p_value",
+    "ari_q_bh",
     "k",
     "group_auc",
     "group_auc_ci_low",
@@ -235,8 +238,6 @@ def known_rows(matrix: np.ndarray) -> np.ndarray:
 
 def mantel_table(matrices: dict[str, np.ndarray], method: str, permutations: int, seed: int) -> pd.DataFrame:
     """Mantel test between every pair of matrices, on the cultures both know; BH q-values over the table."""
-    from scipy.stats import false_discovery_control
-
     rows = []
     for a, b in combinations(matrices, 2):
         keep = known_rows(matrices[a]) & known_rows(matrices[b])
@@ -250,9 +251,7 @@ def mantel_table(matrices: dict[str, np.ndarray], method: str, permutations: int
         r, p, n = mantel_test(x, y, method, permutations, seed)
         rows.append({"matrix_a": a, "matrix_b": b, "method": method, "r": r, "p_value": p, "permutations": permutations, "n": n})
     table = pd.DataFrame(rows, columns=MANTEL_COLUMNS)
-    finite = table["p_value"].notna()
-    if finite.any():
-        table.loc[finite, "q_bh"] = false_discovery_control(table.loc[finite, "p_value"].to_numpy(), method="bh")
+    table["q_bh"] = bh_q_values(table["p_value"].to_numpy(dtype=np.float64))
     return table
 
 
@@ -358,7 +357,10 @@ def group_recovery_table(
                 "seed_r_mean": float(seed_r.mean()) if len(seed_r) else np.nan,
             }
         )
-    return pd.DataFrame(rows, columns=RECOVERY_COLUMNS)
+    table = pd.DataFrame(rows, columns=RECOVERY_COLUMNS)
+    # one family of tests: every measure of the table (GAN, controls, baselines) asks the same question
+    table["ari_q_bh"] = bh_q_values(table["ari_p_value"].to_numpy(dtype=np.float64))
+    return table
 
 
 # --------------------------------------------------------------------------- external matrices

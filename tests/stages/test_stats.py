@@ -205,6 +205,10 @@ def test_stage_end_to_end(planted, tmp_path):
     assert row["n_seeds"] == 2 and row["group_auc_seed_min"] <= row["group_auc_seed_max"] and np.isfinite(row["seed_r_min"])
     assert row["group_auc_ci_low"] <= row["group_auc_ci_high"]
     assert recovery.loc["kid_reference", "n_seeds"] == 0
+    # Benjamini-Hochberg over the measures of the table: m = the measures with a p-value
+    p = recovery["ari_p_value"].dropna().sort_values()
+    by_hand = np.minimum.accumulate((p * len(p) / np.arange(1, len(p) + 1))[::-1])[::-1].clip(upper=1)
+    np.testing.assert_allclose(recovery.loc[p.index, "ari_q_bh"], by_hand)
 
     summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("measure")
     assert summary.loc["fd_reference", "ari_groups"] == 1.0
