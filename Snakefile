@@ -20,6 +20,7 @@
 #                   culture's critic (typical and atypical images, bridges between cultures), and
 #                   an interactive map of all held-out images that opens offline.
 #  10. run_info   - what the run ran on: code, config hash, versions, CPU/GPU, threads, precision.
+#  11. methods    - a methods text with references, written from the config, the measure registry and run_info.
 
 from snakemake.utils import min_version
 
@@ -48,6 +49,7 @@ include: "workflow/rules/typicality.smk"
 include: "workflow/rules/map.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/run_info.smk"
+include: "workflow/rules/methods.smk"
 
 
 rule all:
@@ -62,6 +64,7 @@ rule all:
         image_targets(),
         figure_targets(),
         rules.run_info.output,
+        rules.methods.output,
 
 
 # where the time went: results/benchmarks/{jobs,stages}.tsv from every rule's benchmark file

@@ -40,6 +40,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "map": ("ganstyle.stages.map", "the interactive image map (results/map/index.html)"),
     "figures": ("ganstyle.stages.figures", "publication figures"),
     "run-info": ("ganstyle.stages.run_info", "what the run ran on: code, config hash, versions, CPU/GPU, threads, precision"),
+    "methods": ("ganstyle.stages.methods", "the methods text with references (results/methods.md), from the config, the measure registry and run_info"),
 }
 
 

@@ -140,6 +140,8 @@ STATS = StageFiles(
 )
 # what the run ran on (stage run-info), in results/ itself
 RUN_INFO = StageFiles("", {"json": "run_info.json", "html": "run_info.html"})
+# the methods text written from the config, the measure registry and run_info (stage methods), in results/ itself
+METHODS = StageFiles("", {"markdown": "methods.md"})
 
 
 def _open(path: str | Path, what: str, rerun: str, needed: set[str]):
