@@ -17,10 +17,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from ganstyle import io
 from ganstyle.config import validate
 from ganstyle.errors import UserError
-from ganstyle.metrics.measures import MEASURES, SPACES, untrained_counterpart
+from ganstyle.metrics.measures import MEASURES, SPACES, measure_label, reference_counterpart, untrained_counterpart
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ def measure_inventory(transfer_measures: Sequence[str] = ()) -> list[str]:
     return lines
 
 
-def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence[str] = ()) -> str:
+def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence[str] = (), results: str | None = None) -> str:
     """The methods section (markdown) of a run: ``config`` validated, ``run_info`` as run-info writes it."""
     from ganstyle.models.recipes import GANRecipe, JointRecipe
 
@@ -194,10 +196,73 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
         software_sentence(run_info),
         "",
     ]
+    if results is not None:
+        parts += ["## Result of the primary measure (template, filled from group_recovery.tsv)", "", results, ""]
     body = "\n".join(parts)
     # the references this text cites (a switched-off part cites none), in the order of REFERENCES
     cited = [entry for entry in REFERENCES.values() if _short(entry) in body]
     return body + "\n## References\n\n" + "".join(f"- {entry}\n" for entry in cited)
+
+
+def baseline_of(primary: str, config: Mapping) -> str:
+    """The baseline a measure is reported against: its reference-space counterpart, or else
+    ``figures.baseline_measure`` (as the figures pair them)."""
+    counterpart = reference_counterpart(primary)
+    return counterpart if counterpart != primary and counterpart in MEASURES else config["figures"]["baseline_measure"]
+
+
+def primary_of(config: Mapping, recovery: pd.DataFrame) -> str | None:
+    """The primary measure: config ``stats.primary_measure``, else the row ``group_recovery.tsv`` marks ``primary``."""
+    named = config["stats"].get("primary_measure")
+    if named:
+        return str(named)
+    if "primary" in recovery.columns:
+        marked = recovery.loc[recovery["primary"].astype(str).str.lower() == "true", "measure"]
+        if len(marked):
+            return str(marked.iloc[0])
+    return None
+
+
+def _auc(row: pd.Series) -> str:
+    interval = f" [{row.group_auc_ci_low:.3f}, {row.group_auc_ci_high:.3f}]" if pd.notna(row.group_auc_ci_low) else ""
+    return f"{row.group_auc:.3f}{interval}"
+
+
+def _p(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.2g}"
+
+
+def results_paragraph(config: Mapping, recovery: pd.DataFrame, cultures: int | None = None) -> str:
+    """The template results paragraph, filled from a run's group_recovery.tsv (see docs/reporting.md)."""
+    if recovery.empty:
+        return (
+            "The registry gives no groups (fewer than two in its `group` column), so there is no group recovery to report: "
+            "report the distance matrices with their bootstrap intervals and noise floors, the clustering with its "
+            "bootstrap support, the culture-level PERMANOVA, the Mantel tests (geography, user matrices) and the seed stability."
+        )
+    primary = primary_of(config, recovery)
+    table = recovery.set_index("measure")
+    if primary is None or primary not in table.index:
+        return f"No primary measure to report (config stats.primary_measure: {primary or 'not set'}; not in group_recovery.tsv)."
+    row, ci = table.loc[primary], round(100 * config["similarity"]["ci"])
+    tested = int(table["ari_p_value"].notna().sum())
+    seeds = (
+        f"; range over {int(row.n_seeds)} seeds {row.group_auc_seed_min:.3f}-{row.group_auc_seed_max:.3f}, seed-to-seed Mantel r {row.seed_r_mean:.2f}"
+        if row.n_seeds > 1
+        else ""
+    )
+    groups = f"of {cultures} cultures " if cultures else ""
+    text = (
+        f"The primary measure, the {measure_label(primary)} (`{primary}`), recovered the groups {groups}with a within-versus-across-group "
+        f"AUC of {_auc(row)} ({ci} % bootstrap interval{seeds}) and an adjusted Rand index of {row.ari:.2f} at k = {int(row.k)} "
+        f"(permutation p = {_p(row.ari_p_value)}, Benjamini-Hochberg q = {_p(row.ari_q_bh)} over the {tested} measures tested)."
+    )
+    control, baseline = untrained_counterpart(primary), baseline_of(primary, config)
+    for name, role in ((control, "Its untrained control"), (baseline, "The non-GAN baseline fixed before the run")):
+        if name and name in table.index:
+            other = table.loc[name]
+            text += f" {role}, `{name}`, reached {_auc(other)} (ARI {other.ari:.2f}, q = {_p(other.ari_q_bh)})."
+    return text
 
 
 def software_sentence(run_info: Mapping) -> str:
@@ -228,6 +293,8 @@ def main(argv: list[str] | None = None, stage: str = "methods") -> int:
     parser.add_argument("--config-json", required=True, help="the validated config as JSON")
     parser.add_argument("--run-info", required=True, type=Path, help="results/run_info.json")
     parser.add_argument("--measures", required=True, type=Path, help="results/similarity/measures.tsv")
+    parser.add_argument("--group-recovery", required=True, type=Path, help="results/stats/group_recovery.tsv")
+    parser.add_argument("--cultures", type=int, help="number of cultures (for the results paragraph)")
     parser.add_argument("--out", required=True, type=Path, help="results/methods.md")
     args = parser.parse_args(argv)
     try:
@@ -238,7 +305,8 @@ def main(argv: list[str] | None = None, stage: str = "methods") -> int:
         run_info = json.loads(args.run_info.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise UserError(f"{args.run_info}: cannot read run information: {err}") from None
-    text = methods_text(config, run_info, transfer_measures_of(args.measures))
+    paragraph = results_paragraph(config, io.read_tsv(args.group_recovery), args.cultures)
+    text = methods_text(config, run_info, transfer_measures_of(args.measures), paragraph)
     io.write_text(args.out, text)
     log.info("methods -> %s", args.out)
     return 0

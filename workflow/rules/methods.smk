@@ -4,10 +4,11 @@ from ganstyle.io.files import METHODS
 
 
 rule methods:
-    """A methods section to paste into a paper, generated from what this run did (results/methods.md)."""
+    """A methods section to paste into a paper, generated from what this run did, with the primary result filled in (results/methods.md)."""
     input:
         run_info=RUN_INFO.path(RESULTS, "json"),
         measures=SIMILARITY.path(RESULTS, "measures"),
+        recovery=STATS.path(RESULTS, "group_recovery"),
     output:
         markdown=report(METHODS.path(RESULTS, "markdown"), caption="../report/methods.rst", category="Methods"),
     log:
@@ -18,6 +19,8 @@ rule methods:
         "../envs/ganstyle.yaml"
     params:
         config=json.dumps(config, sort_keys=True),
+        cultures=len(CULTURES),
     shell:
         "python -m ganstyle methods --config-json {params.config:q} --run-info {input.run_info:q}"
-        " --measures {input.measures:q} --out {output.markdown:q} > {log} 2>&1"
+        " --measures {input.measures:q} --group-recovery {input.recovery:q} --cultures {params.cultures}"
+        " --out {output.markdown:q} > {log} 2>&1"
