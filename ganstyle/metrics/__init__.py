@@ -5,7 +5,8 @@
   split-half noise floors, nearest-neighbour distances and memorisation.
 - :mod:`ganstyle.metrics.classification`: ROC AUC.
 - :mod:`ganstyle.metrics.geo`: great-circle distances.
-- :mod:`ganstyle.metrics.transfer`: the transfer measures of a CycleGAN's translations.
+- :mod:`ganstyle.metrics.transfer`: the transfer measures of translated images.
+- :mod:`ganstyle.metrics.multiplicity`: Benjamini-Hochberg q-values over the tests of a table.
 
 Submodules are imported explicitly (``from ganstyle.metrics import distances``)
 so that importing one does not import the others' dependencies.

@@ -1,11 +1,11 @@
-"""Transfer measures of a CycleGAN's translations (numpy in, numbers out; no I/O, no TensorFlow).
+"""Transfer measures of translated images (numpy in, numbers out; no I/O, no TensorFlow).
 
 Per image, in grey levels or reference-feature units, each averaged with a
 percentile bootstrap interval over images: cycle error, identity error and
 transfer effort in pixels; effort in the reference feature space and KID of
 translated (and untranslated) images against the target culture; the target
 critic's AUC of real target images against translated (and untranslated) ones.
-The ``train-transfer`` stage (``ganstyle.stages.transfer``) computes its metrics.tsv from these.
+The ``train-translator`` stage (``ganstyle.stages.transfer``) computes its metrics.tsv from these.
 """
 
 from __future__ import annotations
