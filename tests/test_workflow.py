@@ -115,6 +115,9 @@ def test_every_stage_writes_its_outputs(tiny_run):
     recovery = pd.read_csv(results / "stats" / "group_recovery.tsv", sep="\t")
     assert {"gan", "control", "baseline"} <= set(recovery["role"]) and recovery["group_auc"].between(0, 1).all()
     assert len(pd.read_csv(results / "stats" / "seed_stability.tsv", sep="\t")) > 0
+    assert recovery["ari_q_bh"].notna().any() and (recovery["ari_q_bh"] >= recovery["ari_p_value"] - 1e-12).all()
+    methods = (results / "methods.md").read_text(encoding="utf-8")
+    assert "for 20 steps of 8 images" in methods and "## References" in methods and "2 seed(s)" in methods
     assert (results / "figures" / "group_recovery.png").stat().st_size > 0
     assert (results / "figures" / "seed_stability.png").stat().st_size > 0
     typicality = pd.read_csv(results / "images" / "typicality.tsv", sep="\t")
@@ -239,7 +242,7 @@ def test_the_report_builds(tiny_run, tmp_path):
     snakemake(work, "--report", str(report))
     text = report.read_text(errors="replace")
     assert len(text) > 100_000
-    for entry in ("run_info.html", "run_info.json", "group_recovery.png", "group_recovery.tsv"):
+    for entry in ("run_info.html", "run_info.json", "group_recovery.png", "group_recovery.tsv", "methods.md"):
         assert entry in text, entry
 
 
