@@ -73,7 +73,7 @@ def photographs(folder: Path, rgb: tuple[int, int, int], squat: float, n: int, s
 def test_documented_colour_config_runs_end_to_end(tmp_path):
     rows = []
     for k, (culture, (group, rgb, squat)) in enumerate(CULTURES.items()):
-        photographs(tmp_path / "photos" / culture, rgb, squat, 40, k)
+        photographs(tmp_path / "photos" / culture, rgb, squat, 60, k)
         rows.append({"culture": culture, "path": str(tmp_path / "photos" / culture), "label": culture.title(), "group": group})
     pd.DataFrame(rows).to_csv(tmp_path / "cultures.tsv", sep="\t", index=False)
     # the page's config, kept tiny: its own registry, few images, few steps, 32 px
