@@ -18,7 +18,8 @@
 #   8. figures    - publication figures and the Snakemake report.
 #   9. images     - the images behind the numbers: each held-out image's typicality under every
 #                   culture's critic (typical and atypical images, bridges between cultures), and
-#                   an interactive map of all held-out images that opens offline.
+#                   an interactive map of all held-out images that opens offline, and the joint
+#                   generator moved between close cultures, read by the judge (interpolations).
 #  10. run_info   - what the run ran on: code, config hash, versions, CPU/GPU, threads, precision.
 #  11. methods    - a methods text with references, written from the config, the measure registry and run_info.
 
@@ -47,6 +48,7 @@ include: "workflow/rules/clustering.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/typicality.smk"
 include: "workflow/rules/map.smk"
+include: "workflow/rules/interpolation.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/run_info.smk"
 include: "workflow/rules/methods.smk"

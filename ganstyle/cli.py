@@ -37,6 +37,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "cluster": ("ganstyle.stages.clustering", "hierarchical clustering, bootstrap support, MDS"),
     "stats": ("ganstyle.stages.stats", "group recovery, ARI/NMI, PERMANOVA, PERMDISP, Mantel tests, seed stability"),
     "typicality": ("ganstyle.stages.typicality", "every held-out image's score under every culture's critic"),
+    "interpolate": ("ganstyle.stages.interpolation", "the joint generator from culture a to b with fixed noise, judged (pairs of the bridges figure)"),
     "map": ("ganstyle.stages.map", "the interactive image map (results/map/index.html)"),
     "figures": ("ganstyle.stages.figures", "publication figures"),
     "run-info": ("ganstyle.stages.run_info", "what the run ran on: code, config hash, versions, CPU/GPU, threads, precision"),

@@ -104,6 +104,9 @@ def test_every_stage_writes_its_outputs(tiny_run):
     for kind in ("real", "gan_samples", "joint_samples", "translations"):
         assert len(pd.read_csv(results / "judge" / f"{kind}.tsv", sep="\t")) > 0, kind
     assert (results / "figures" / "judge.png").stat().st_size > 0
+    assert (results / "figures" / "images" / "interpolations.png").stat().st_size > 0
+    interpolations = pd.read_csv(results / "images" / "interpolations.tsv", sep="\t")
+    assert interpolations["p_b"].between(0, 1).all() and set(interpolations["step"]) == set(range(8))
     assert (results / "figures" / "transfer" / "translations.png").stat().st_size > 0
     similarity = pd.read_csv(results / "similarity" / "similarity.tsv", sep="\t")
     assert any(measure.startswith("transfer_") for measure in similarity["measure"])  # every pair ran: a distance matrix

@@ -20,7 +20,7 @@ Adding a figure: docs/architecture.md.
 
 from __future__ import annotations
 
-from ganstyle.figures.exemplars import BRIDGES, TYPICAL
+from ganstyle.figures.exemplars import BRIDGES, INTERPOLATIONS, TYPICAL
 from ganstyle.figures.images import CORPUS, TRAINING, TRANSLATIONS
 from ganstyle.figures.maps import MDS, NEIGHBOURS
 from ganstyle.figures.matrices import CRITIC_AUC, DENDROGRAMS, HEATMAPS
@@ -31,7 +31,7 @@ from ganstyle.metrics.measures import drawn_per_measure, measure_label
 # in the order of `python -m ganstyle figures --help`
 FAMILIES = (
     CORPUS, TRAINING, JUDGE_FIGURE, TRANSLATIONS, HEATMAPS, CRITIC_AUC, DENDROGRAMS, MDS, NEIGHBOURS, MANTEL, SUMMARY, GROUP_RECOVERY, SEED_STABILITY,
-    TYPICAL, BRIDGES,
+    TYPICAL, BRIDGES, INTERPOLATIONS,
 )  # fmt: skip
 
 __all__ = ["FAMILIES", "drawn_per_measure", "measure_label"]

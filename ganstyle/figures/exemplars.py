@@ -16,7 +16,7 @@ from ganstyle.errors import UserError
 from ganstyle.figures import style
 from ganstyle.figures.family import Family, Option, Output
 from ganstyle.figures.images import GAP_GREY, _show_image
-from ganstyle.figures.shared import Display, display_of_missing, distance_measures, heldout_images, read_table, write_figure
+from ganstyle.figures.shared import Display, display_of_missing, distance_measures, heldout_images, primary_measure_of_run, read_table, write_figure
 from ganstyle.io.files import load_typicality
 
 TILE_GAP = 3  # pixels between images of a strip
@@ -234,12 +234,12 @@ def plot_bridges(table: pd.DataFrame, images: np.ndarray, display: Display, meas
 def draw_bridges(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
     from ganstyle.metrics.measures import measure_label
 
-    measure = settings["bridges_measure"]
+    measure = settings["bridges_measure"] or primary_measure_of_run(args.measures)
     distances = distance_measures(args.measures)
     if measure not in distances:
         raise UserError(f"config key '{BRIDGE_MEASURE_KEY}': '{measure}' is not a distance measure of this run ({args.measures} lists {', '.join(distances)})")
     matrix_path = f"{args.matrices}/{measure}.tsv"
-    matrix = _read_matrix(matrix_path)
+    matrix = read_matrix(matrix_path)
     typicality = load_typicality(args.typicality)
     cultures = list(dict.fromkeys([*display.info.index, *typicality["culture"]]))
     pairs = bridge_list(closest_pairs(matrix, settings["bridges_closest"]), parse_bridge_pairs(settings["bridges_pairs"], list(registry["culture"])), matrix)
@@ -251,7 +251,7 @@ def draw_bridges(args, settings: dict, display: Display, registry: pd.DataFrame)
     write_figure(plot_bridges(table, images, display, measure_label(measure), settings["bridges_images"]), args.out, table, settings)
 
 
-def _read_matrix(path: str) -> pd.DataFrame:
+def read_matrix(path: str) -> pd.DataFrame:
     """A square culture x culture matrix (``results/similarity/matrices/<measure>.tsv``)."""
     table = read_table(path, [], "distance matrix")
     matrix = table.set_index(table.columns[0])
@@ -269,4 +269,77 @@ BRIDGES = Family(
         Option("--corpora", "results/corpus/{culture}/images.npz of every culture", nargs="+"),
     ),
     outputs=(Output("images/bridges", "images_bridges_figure.rst", "Images", "Figures"),),
+)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- interpolations
+
+
+def interpolations_data(table: pd.DataFrame, display: Display) -> pd.DataFrame:
+    """The interpolate stage's table with display labels and each pair's rise of p(b) (``ganstyle.stages.interpolation``)."""
+    from ganstyle.stages.interpolation import rise_of_pairs
+
+    rises = rise_of_pairs(table).set_index("pair")[["p_b_start", "p_b_end", "spearman_rho", "rises"]]
+    data = table.join(rises, on="pair")
+    data["label_a"] = [display.label(c) for c in data["a"]]
+    data["label_b"] = [display.label(c) for c in data["b"]]
+    return data
+
+
+def plot_interpolations(data: pd.DataFrame, images: np.ndarray) -> object:
+    """Per pair a -> b: one strip per noise draw from a (left) to b (right), the judge's p(b) under every image."""
+    import matplotlib.pyplot as plt
+
+    n_pairs, draws, steps, side = images.shape[0], images.shape[1], images.shape[2], images.shape[3]
+    width = style.SINGLE_COLUMN * 1.45
+    left = 0.55
+    strip_width = width - left - 0.08
+    row_height = strip_width * side / (steps * side + (steps - 1) * TILE_GAP) + 0.12  # room for the p(b) line
+    header = 0.42
+    height = 0.1 + n_pairs * (header + draws * row_height)
+    fig = plt.figure(figsize=(width, height))
+    y = height - 0.05
+    pairs = data.drop_duplicates("pair").set_index("pair").sort_index()
+    for p, pair in pairs.iterrows():
+        y -= header
+        why = f"closest pair {pair['closest']}" if pair["closest"] else "configured pair"
+        verdict = "rises" if pair["rises"] else "does not rise"
+        fig.text(0.05 / width, (y + 0.22) / height, f"{pair['label_a']} → {pair['label_b']} ({why})", ha="left", va="bottom", fontweight="bold")
+        fig.text(
+            0.05 / width, (y + 0.04) / height,
+            f"judge's p({pair['label_b']}) {pair['p_b_start']:.2f} → {pair['p_b_end']:.2f}, Spearman ρ {pair['spearman_rho']:.2f}: {verdict}",
+            ha="left", va="bottom", fontsize="small",
+        )  # fmt: skip
+        for draw in range(draws):
+            y -= row_height
+            ax = fig.add_axes([left / width, (y + 0.12) / height, strip_width / width, (row_height - 0.14) / height])
+            _show_image(ax, strip(images[p, draw], steps))
+            ax.text(-0.02, 0.5, f"noise {draw + 1}", transform=ax.transAxes, ha="right", va="center", fontsize="small")
+            p_b = data[(data["pair"] == p) & (data["draw"] == draw)].sort_values("step")["p_b"].to_numpy()
+            for step, value in enumerate(p_b):
+                centre = (step * (side + TILE_GAP) + side / 2) / (steps * side + (steps - 1) * TILE_GAP)
+                ax.text(centre, -0.04, f"{value:.2f}", transform=ax.transAxes, ha="center", va="top", fontsize="xx-small")
+    return fig
+
+
+def draw_interpolations(args, settings: dict, display: Display, registry: pd.DataFrame) -> None:
+    from ganstyle.io.files import load_interpolations
+
+    record = load_interpolations(args.interpolations)
+    table = read_table(args.table, ["pair", "a", "b", "closest", "configured", "draw", "step", "weight_b", "p_a", "p_b", "judged"], "interpolation table")
+    if table.empty:
+        raise UserError(f"{args.table}: no rows (re-run interpolate)")
+    n_pairs, draws, steps = record.images.shape[:3]
+    if (table["pair"].nunique(), table["draw"].nunique(), table["step"].nunique()) != (n_pairs, draws, steps):
+        raise UserError(f"{args.table} and {args.interpolations} disagree on pairs, draws or steps (re-run interpolate)")
+    display = display_of_missing(display, list(dict.fromkeys([*record.a, *record.b])))
+    data = interpolations_data(table, display)
+    write_figure(plot_interpolations(data, record.images), args.out, data, settings)
+
+
+INTERPOLATIONS = Family(
+    "interpolations", "the joint generator moved from culture a to culture b with fixed noise, and the judge's p(b) along each strip",
+    draw=draw_interpolations, only_with="interpolations",
+    options=(Option("--interpolations", result="images/interpolations.npz"), Option("--table", result="images/interpolations.tsv")),
+    outputs=(Output("images/interpolations", "images_interpolations_figure.rst", "Images", "Figures"),),
 )  # fmt: skip

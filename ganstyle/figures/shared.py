@@ -144,6 +144,15 @@ def distance_measures(measures_tsv: str | Path) -> list[str]:
     return list(table.loc[flags, "measure"])
 
 
+def primary_measure_of_run(measures_tsv: str | Path) -> str:
+    """The measure the similarity stage marked primary (config similarity.primary_measure)."""
+    table = read_table(measures_tsv, ["measure", "primary"], "measure list")
+    marked = table.loc[table["primary"].astype(str).str.lower().isin(["true", "1"]), "measure"]
+    if len(marked) != 1:
+        raise UserError(f"{measures_tsv}: {len(marked)} measures marked primary, expected 1 (re-run similarity)")
+    return str(marked.iloc[0])
+
+
 # --------------------------------------------------------------------------- writing
 
 

@@ -328,11 +328,13 @@ ROLE_NAMES = {"gan": "GAN critic", "control": "untrained control", "baseline": "
 
 
 def recovery_data(recovery: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the group-recovery figure: every measure with its label, by space in the declared order."""
+    """Rows of the group-recovery figure: the primary measure first, then every other measure with its
+    label, by space in the declared order."""
     order = {space: i for i, space in enumerate(SPACES)}
     table = recovery.copy()
-    table["label"] = [measure_label(m) for m in table["measure"]]
-    table["space_order"] = [order.get(s, len(order)) for s in table["space"].fillna("")]
+    table["primary"] = table["primary"].astype(str).str.lower() == "true"
+    table["label"] = [measure_label(m) + (" (primary)" if p else "") for m, p in zip(table["measure"], table["primary"])]
+    table["space_order"] = [-1 if p else order.get(s, len(order)) for s, p in zip(table["space"].fillna(""), table["primary"])]
     return table.sort_values(["space_order", "measure"], kind="stable").drop(columns="space_order").reset_index(drop=True)
 
 
@@ -355,12 +357,20 @@ def plot_group_recovery(table: pd.DataFrame) -> object:
     seeds = np.isfinite(seed_low) & (table["n_seeds"].to_numpy(float) > 1)
     ax_auc.scatter(seed_low[seeds], y[seeds], marker="|", s=25, color="0.2", linewidths=0.8, zorder=3)
     ax_auc.scatter(seed_high[seeds], y[seeds], marker="|", s=25, color="0.2", linewidths=0.8, zorder=3)
-    ax_auc.scatter(auc, y, c=colours, s=14, zorder=4)
+    primary = table["primary"].to_numpy(bool)
+    ax_auc.scatter(auc[~primary], y[~primary], c=[c for c, p in zip(colours, primary) if not p], s=14, zorder=4)
+    # the primary measure stands apart: a larger star, and its row shaded across both panels
+    ax_auc.scatter(auc[primary], y[primary], c=[c for c, p in zip(colours, primary) if p], s=70, marker="*", edgecolors="black", linewidths=0.5, zorder=5)
+    for ax in (ax_auc, ax_ari):
+        for yi in y[primary]:
+            ax.axhspan(yi - 0.5, yi + 0.5, color="0.92", zorder=0)
     ax_auc.axvline(0.5, color="0.6", linestyle=":", linewidth=0.8)
     best_baseline = table.loc[table["role"] == "baseline", "group_auc"].max()
     if np.isfinite(best_baseline):
         ax_auc.axvline(best_baseline, color=ROLE_COLOURS["baseline"], linestyle="--", linewidth=0.7)
     ax_auc.set_yticks(y, table["label"])
+    for tick, is_primary in zip(ax_auc.get_yticklabels(), primary):
+        tick.set_fontweight("bold" if is_primary else "normal")
     ax_auc.set_xlabel("P(within-group distance < across-group distance)")
     ax_auc.set_xlim(min(0.3, np.nanmin(np.r_[auc, low]) - 0.02), 1.0)
     ax_ari.barh(y, table["ari"].fillna(0.0), color=colours, height=0.6)
@@ -374,6 +384,8 @@ def plot_group_recovery(table: pd.DataFrame) -> object:
 
     handles = [Line2D([], [], marker="o", linestyle="-", color=ROLE_COLOURS[r], label=ROLE_NAMES[r]) for r in dict.fromkeys(table["role"]) if r in ROLE_COLOURS]
     handles.append(Line2D([], [], marker="|", linestyle="none", color="0.2", label="range over seeds"))
+    if primary.any():
+        handles.insert(0, Line2D([], [], marker="*", markersize=9, markeredgecolor="black", linestyle="none", color="0.6", label="primary measure"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
     fig.suptitle("Recovery of the known groups: every measure beside its untrained control and the baseline")
     return fig

@@ -123,7 +123,7 @@ CLUSTERING = StageFiles(
     },
 )
 # the images behind the numbers: each held-out image's typicality under every critic (typicality -> map, figures)
-IMAGES = StageFiles("images", {"typicality": "typicality.tsv"})
+IMAGES = StageFiles("images", {"typicality": "typicality.tsv", "interpolations": "interpolations.npz", "interpolations_table": "interpolations.tsv"})
 # the interactive image map: one folder that opens from file:// (index.html, its scripts, embedded atlases)
 MAP = StageFiles("map", {"index": "index.html"})
 STATS = StageFiles(
@@ -376,6 +376,30 @@ class Translations:
 
 
 TRANSLATION_ARRAYS = ("cultures", "sources", "source_culture", "source_ids", "translated", "cycle_error")
+
+
+@dataclass
+class Interpolations:
+    """``interpolations.npz``: the joint generator's images along culture a -> b, for the pairs of the bridges figure.
+
+    ``images[p, d, s]`` is pair ``p``'s noise draw ``d`` at step ``s`` (culture weights ``(1 - t) a + t b``).
+    """
+
+    images: np.ndarray  # (P, draws, steps, H, W, C) uint8
+    a: np.ndarray  # (P,) culture ids
+    b: np.ndarray  # (P,) culture ids
+
+
+INTERPOLATION_ARRAYS = ("images", "a", "b")
+
+
+def save_interpolations(path: str | Path, record: Interpolations) -> None:
+    io.write_npz(path, **{key: getattr(record, key) for key in INTERPOLATION_ARRAYS})
+
+
+def load_interpolations(path: str | Path) -> Interpolations:
+    with _open(path, "interpolations", "interpolate", set(INTERPOLATION_ARRAYS)) as data:
+        return Interpolations(data["images"], data["a"].astype(str), data["b"].astype(str))
 
 
 def save_translations(path: str | Path, t: Translations) -> None:

@@ -33,6 +33,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ganstyle.errors import UserError
 from ganstyle.metrics.classification import confusion_rates, probe_distance, probe_predictions
 from ganstyle.metrics.critics import critic_auc_matrix, cross_conditional, embedding_cosine, symmetrised_separability
 from ganstyle.metrics.distances import frechet_distance, kid, polynomial_kernel
@@ -413,6 +414,20 @@ def untrained_counterpart(measure: str) -> str | None:
         if candidate in MEASURES:
             return candidate
     return None
+
+
+PRIMARY_KEY = "similarity.primary_measure"
+
+
+def primary_measure(name: str, key: str = PRIMARY_KEY) -> Measure:
+    """The study's primary measure: a distance of a trained GAN space, named in the config before any
+    evaluation so that "the best of 14 GAN measures" is not the result; UserError naming ``key`` otherwise."""
+    gan = sorted(m for m, info in MEASURES.items() if info.distance and info.space and SPACES[info.space].role == "gan")
+    info = MEASURES.get(name)
+    if info is None or name not in gan:
+        what = "no measure" if info is None else "not a distance of a trained GAN critic"
+        raise UserError(f"config key '{key}': '{name}' is {what} (GAN measures: {', '.join(gan)})")
+    return info
 
 
 # --------------------------------------------------------------------------- computing a space

@@ -54,7 +54,7 @@ from ganstyle import io
 from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
 from ganstyle.io import files
-from ganstyle.metrics.measures import MEASURES, SPACES, Estimate, Measure, SpaceData, space_estimates, transfer_measure
+from ganstyle.metrics.measures import MEASURES, PRIMARY_KEY, SPACES, Estimate, Measure, SpaceData, primary_measure, space_estimates, transfer_measure
 from ganstyle.metrics.resampling import bootstrap_resamples, centre_replicates, culture_groups, percentile_interval
 from ganstyle.stages.features import CRITIC_SPACES
 
@@ -347,11 +347,14 @@ def main(argv: list[str] | None = None, stage: str = "similarity") -> int:
         estimates.update(transfer)
         intervals.update(transfer_intervals)
         measures.update(transfer_measures)
-    write_tables(Path(args.out), cultures, sizes, estimates, intervals, measures, analysis)
+    primary = primary_measure(settings["primary_measure"]).name
+    if primary not in estimates:
+        raise UserError(f"config key '{PRIMARY_KEY}': '{primary}' was not computed: no features of its space '{MEASURES[primary].space}' (--critic-features)")
+    write_tables(Path(args.out), cultures, sizes, estimates, intervals, measures, analysis, primary)
     return 0
 
 
-def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, analysis: Analysis) -> None:
+def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, analysis: Analysis, primary: str) -> None:
     unknown_sizes = [np.nan] * len(cultures)  # transfer distances do not say how many images they used
     table = pd.concat(
         [long_rows(name, cultures, unknown_sizes if name.startswith("transfer_") else sizes, est.value, *intervals[name]) for name, est in estimates.items()],
@@ -391,6 +394,7 @@ def write_tables(out: Path, cultures, sizes, estimates, intervals, measures, ana
                     "label": m.label,
                     "space": m.space,
                     "role": role[m.name],
+                    "primary": m.name == primary,
                     "distance": m.distance,
                     "ward": m.ward,
                     "per_seed": m.per_seed,

@@ -116,6 +116,20 @@ def build_results(
             rows = [{"kind": kind, "seed": s, "culture": c, "n": 20, "accuracy": 0.5, "mean_probability": 0.4} for s in seeds_of_kind for c in cultures]
             scored = pd.DataFrame(rows).merge(real[["culture", "accuracy"]].rename(columns={"accuracy": "real_accuracy"}), on="culture")
             scored.assign(ratio=scored["accuracy"] / scored["real_accuracy"]).to_csv(judge / f"{kind}.tsv", sep="\t", index=False)
+        # interpolations as the interpolate stage writes them: p(b) rises for latin -> greek, falls for arabic -> thai
+        pairs, draws, steps = [("latin", "greek"), ("arabic", "thai")], 3, 4
+        files.save_interpolations(
+            root / "results" / "images" / "interpolations.npz",
+            files.Interpolations(
+                rng.integers(0, 256, size=(2, draws, steps, *shape), dtype=np.uint8), np.array(["latin", "arabic"]), np.array(["greek", "thai"])
+            ),
+        )
+        rows = [
+            {"pair": p, "a": a, "b": b, "closest": p + 1, "configured": False, "draw": d, "step": t, "weight_b": t / (steps - 1),
+             "p_a": 0.5, "p_b": (0.2 + 0.2 * t if p == 0 else 0.8 - 0.2 * t) + 0.01 * d, "judged": b}
+            for p, (a, b) in enumerate(pairs) for d in range(draws) for t in range(steps)
+        ]  # fmt: skip
+        pd.DataFrame(rows).to_csv(root / "results" / "images" / "interpolations.tsv", sep="\t", index=False)
 
     return {"registry": planted.registry, "results": root / "results", "seeds": list(planted.seeds), "cultures": planted.cultures}
 
@@ -139,6 +153,7 @@ def run_families(built: dict, out: Path, settings: dict = SETTINGS) -> None:
         ["summary", "--ari-nmi", str(st / "ari_nmi.tsv"), "--permanova", str(st / "permanova.tsv"), "--out", str(out / "summary")],
         ["group-recovery", "--group-recovery", str(st / "group_recovery.tsv"), "--out", str(out / "group_recovery")],
         ["seed-stability", "--seed-stability", str(st / "seed_stability.tsv"), "--measures", str(sim / "measures.tsv"), "--out", str(out / "seed_stability")],
+        ["interpolations", "--interpolations", str(r / "images" / "interpolations.npz"), "--table", str(r / "images" / "interpolations.tsv"), "--out", str(out / "images" / "interpolations")],
         ["typical", "--typicality", str(r / "images" / "typicality.tsv"), "--corpora", *corpora, "--out", str(out / "images" / "typical")],
         ["bridges", "--typicality", str(r / "images" / "typicality.tsv"), "--measures", str(sim / "measures.tsv"), "--matrices", str(sim / "matrices"), "--corpora", *corpora, "--out", str(out / "images" / "bridges")],
     ]  # fmt: skip
@@ -219,6 +234,18 @@ def test_translations_show_each_culture_into_every_culture(drawn):
     row = table[(table.source == "greek") & (table.target == "arabic")].iloc[0]
     assert row["cycle_error"] == pytest.approx(translations.cycle_error[cultures.index("arabic"), row["row"]], abs=1e-4)
     assert translations.source_culture[row["row"]] == cultures.index("greek")
+
+
+def test_interpolations_show_every_strip_with_the_judges_rise(drawn):
+    built, out = drawn
+    table = assert_figure(out / "images" / "interpolations")
+    source = read(built["results"] / "images" / "interpolations.tsv")
+    assert len(table) == len(source) == 2 * 3 * 4
+    np.testing.assert_allclose(table["p_b"], source["p_b"], atol=1e-6)
+    rises = table.drop_duplicates("pair").set_index("pair")
+    assert rises.loc[0, "rises"] and not rises.loc[1, "rises"]
+    assert rises.loc[0, "p_b_start"] == pytest.approx(0.21) and rises.loc[0, "p_b_end"] == pytest.approx(0.81)
+    assert rises.loc[0, "label_b"] == "Greek"
 
 
 def test_judge_figure_plots_every_kind_against_the_real_accuracy(drawn):
@@ -373,6 +400,9 @@ def test_group_recovery_figure_holds_every_measure_with_its_role(drawn):
     merged = table.set_index("measure").join(recovery.set_index("measure"), rsuffix="_src")
     np.testing.assert_allclose(merged["group_auc"], merged["group_auc_src"], rtol=1e-5)
     assert {"gan", "control", "baseline"} <= set(table["role"])
+    # the primary measure (the schema's default) is drawn first, and it alone
+    assert table["measure"].iloc[0] == "cross_conditional_joint" and table["primary"].tolist() == [True] + [False] * (len(table) - 1)
+    assert recovery.set_index("measure")["primary"].astype(str).str.lower().eq("true").sum() == 1
     # the planted groups are recovered by the reference baseline
     assert table.query("measure == 'kid_reference'")["group_auc"].iloc[0] > 0.8
 

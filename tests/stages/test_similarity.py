@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,6 +97,7 @@ def test_stage_writes_documented_tables_and_is_reproducible(planted, tmp_path):
     measures = pd.read_csv(out / "measures.tsv", sep="\t").set_index("measure")
     assert measures.loc["kid_critic_untrained", "role"] == "control" and measures.loc["kid_reference", "role"] == "baseline"
     assert measures.loc["cross_conditional_joint", "role"] == "gan"
+    assert measures.index[measures["primary"]].tolist() == ["cross_conditional_joint"]  # the schema's default
     spaces = pd.read_csv(out / "spaces.tsv", sep="\t")
     assert len(spaces[(spaces["space"] == "joint") & (spaces["seed"] == 0)]) == 2  # one row per snapshot
     with np.load(out / "image_features.npz") as data:
@@ -130,3 +133,25 @@ def test_stage_rejects_mismatched_or_incomplete_features(tmp_path):
         _run(["a", "a", "b", "c"], critics, reference, tmp_path / "out")
     with pytest.raises(UserError, match="no features of the per-culture critics"):
         _run(cultures, critics[1:], reference, tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("primary", "message"),
+    [
+        ("kid_reference", "'kid_reference' is not a distance of a trained GAN critic"),
+        ("kid_joint_untrained", "'kid_joint_untrained' is not a distance of a trained GAN critic"),
+        ("no_such_measure", "'no_such_measure' is no measure"),
+    ],
+)
+def test_the_primary_measure_must_be_a_gan_measure(planted, tmp_path, primary, message):
+    argv = planted.similarity_argv(tmp_path / "out")
+    argv[argv.index("--settings") + 1] = json.dumps({**planted.similarity_settings, "primary_measure": primary})
+    with pytest.raises(UserError, match=f"config key 'similarity.primary_measure': {message}"):
+        similarity.main(argv)
+
+
+def test_a_primary_measure_of_a_space_without_features_is_named(planted, tmp_path):
+    argv = planted.similarity_argv(tmp_path / "out")
+    argv[argv.index("--critic-features") + 1 : argv.index("--reference")] = [c for c in planted.critics if "/critic" in c]
+    with pytest.raises(UserError, match="'similarity.primary_measure': 'cross_conditional_joint' was not computed: no features of its space 'joint'"):
+        similarity.main(argv)

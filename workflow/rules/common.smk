@@ -17,7 +17,7 @@ from ganstyle.figures import FAMILIES
 from ganstyle.io.files import CLUSTERING, GAN_RUN, JOINT_RUN, JUDGE, METADATA, SIMILARITY, STATS, TRANSLATOR_RUN
 from ganstyle.stages.joint import critic_file, snapshot_steps
 from ganstyle.stages.leakage import rows_digest
-from ganstyle.metrics.measures import measure_label
+from ganstyle.metrics.measures import measure_label, primary_measure
 from ganstyle.config.registry import load_study
 from ganstyle.stages.judge import SCORE_KINDS as JUDGE_SCORE_KINDS
 from ganstyle.figures.exemplars import parse_bridge_pairs
@@ -279,9 +279,19 @@ def analysis_targets():
 # ---- used by typicality.smk, map.smk and the image figures
 
 
+def primary_space():
+    """The feature space of the study's primary measure (config similarity.primary_measure)."""
+    return primary_measure(config["similarity"]["primary_measure"]).space
+
+
 def map_space():
-    """The feature space of the image map (config map.space; where the study's primary measure will set it)."""
-    return config["map"]["space"]
+    """The feature space of the image map: config map.space, by default the primary measure's."""
+    return config["map"]["space"] or primary_space()
+
+
+def typicality_space():
+    """The critics that score every image's typicality: config typicality.space, by default the primary measure's."""
+    return config["typicality"]["space"] or primary_space()
 
 
 def space_features(space, key):
@@ -299,8 +309,13 @@ def image_targets():
 
 
 try:
-    checked_space(map_space(), "map.space", critics=False)
-    checked_space(config["typicality"]["space"], "typicality.space")
+    if primary_space() not in ["reference", *FEATURE_SPACES]:
+        raise UserError(f"config key 'similarity.primary_measure': '{config['similarity']['primary_measure']}' needs the joint critic (joint.enabled is false)")
+    # a null space follows the primary measure: resolved once here, so the stages' settings and the
+    # report's captions read the space actually used
+    config["typicality"]["space"] = checked_space(typicality_space(), "typicality.space")
+    config["map"]["space"] = checked_space(map_space(), "map.space", critics=False)
+    config["figures"]["bridges_measure"] = config["figures"]["bridges_measure"] or config["similarity"]["primary_measure"]
     BRIDGE_PAIRS = parse_bridge_pairs(config["figures"]["bridges_pairs"], CULTURES)
 except UserError as err:
     raise WorkflowError(f"invalid config: {err}") from None
@@ -331,6 +346,8 @@ FIGURE_CONDITIONS = {
     # group statistics need two groups (registry column group, or a mapping's); a table alone has none
     "known groups": len({str(group) for group in REGISTRY["group"] if not pd.isna(group) and str(group)}) > 1,
     "bridge pairs": len(CULTURES) > 1 and (config["figures"]["bridges_closest"] > 0 or bool(BRIDGE_PAIRS)),
+    # interpolations: the joint generator between the bridge pairs' cultures, read by the judge
+    "interpolations": JOINT and len(CULTURES) > 1 and (config["figures"]["bridges_closest"] > 0 or bool(BRIDGE_PAIRS)),
 }
 _unknown = {f.only_with for f in FAMILIES if f.only_with} - set(FIGURE_CONDITIONS)
 if _unknown:

@@ -103,7 +103,7 @@ rule figure_typical:
     input:
         typicality=rules.typicality.output[0],
         corpora=all_corpora,
-        registry=config["cultures"],
+        registry=REGISTRY_FILE,
     output:
         **figure_outputs("typical"),
     log:
@@ -126,7 +126,7 @@ rule figure_bridges:
         measures=rules.similarity.output.measures,
         matrices=rules.similarity.output.matrices,
         corpora=all_corpora,
-        registry=config["cultures"],
+        registry=REGISTRY_FILE,
     output:
         **figure_outputs("bridges"),
     log:

@@ -10,7 +10,7 @@ rule image_map:
         features=space_features(map_space(), "map.space"),
         corpora=all_corpora,
         typicality=rules.typicality.output[0],
-        registry=config["cultures"],
+        registry=REGISTRY_FILE,
     output:
         report(
             directory(f"{RESULTS}/{MAP.folder}"),
@@ -28,7 +28,7 @@ rule image_map:
     threads: 1
     params:
         settings=settings("map"),
-        metadata=json.dumps(config["metadata"]),
+        metadata="null",  # REGISTRY_FILE already holds the metadata table's cultures
         n_components=config["similarity"]["n_components"],
     shell:
         "python -m ganstyle map --features {input.features:q} --corpora {input.corpora:q} --typicality {input.typicality:q}"
