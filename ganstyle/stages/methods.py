@@ -165,16 +165,13 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
         f"between random halves of its own images ({sim['split_half_reps']} splits).",
         "",
     ]
-    primary = stats.get("primary_measure")
-    if primary:
-        control = untrained_counterpart(primary)
-        parts += [
-            f"The primary measure, fixed before the run, was `{primary}`"
-            + (f"; its untrained control `{control}`" if control else "")
-            + "; every other measure is secondary.",
-            "",
-        ]
+    primary = sim["primary_measure"]
+    control = untrained_counterpart(primary)
     parts += [
+        f"The primary measure, fixed before the run, was `{primary}`"
+        + (f"; its untrained control `{control}`" if control else "")
+        + f"; its baseline `{baseline_of(primary, config)}`; every other measure is secondary.",
+        "",
         "## Statistics",
         "",
         "Group recovery, per measure: the probability that a within-group distance is smaller than an across-group one (an AUC over "
@@ -187,7 +184,7 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
         f"with Benjamini-Hochberg q-values over the table, and the matrices of different seeds. All tests used {stats['permutations']} "
         "permutations.",
         "",
-        f"The image map lays out the held-out images of the `{config['map']['space']}` space by "
+        f"The image map lays out the held-out images of the `{config['map']['space'] or MEASURES[primary].space}` space by "
         + ("UMAP " + cite("mcinnes2018") if config["map"]["layout"] == "umap" else "t-SNE " + cite("vandermaaten2008"))
         + ".",
         "",
@@ -211,18 +208,6 @@ def baseline_of(primary: str, config: Mapping) -> str:
     return counterpart if counterpart != primary and counterpart in MEASURES else config["figures"]["baseline_measure"]
 
 
-def primary_of(config: Mapping, recovery: pd.DataFrame) -> str | None:
-    """The primary measure: config ``stats.primary_measure``, else the row ``group_recovery.tsv`` marks ``primary``."""
-    named = config["stats"].get("primary_measure")
-    if named:
-        return str(named)
-    if "primary" in recovery.columns:
-        marked = recovery.loc[recovery["primary"].astype(str).str.lower() == "true", "measure"]
-        if len(marked):
-            return str(marked.iloc[0])
-    return None
-
-
 def _auc(row: pd.Series) -> str:
     interval = f" [{row.group_auc_ci_low:.3f}, {row.group_auc_ci_high:.3f}]" if pd.notna(row.group_auc_ci_low) else ""
     return f"{row.group_auc:.3f}{interval}"
@@ -240,10 +225,10 @@ def results_paragraph(config: Mapping, recovery: pd.DataFrame, cultures: int | N
             "report the distance matrices with their bootstrap intervals and noise floors, the clustering with its "
             "bootstrap support, the culture-level PERMANOVA, the Mantel tests (geography, user matrices) and the seed stability."
         )
-    primary = primary_of(config, recovery)
+    primary = config["similarity"]["primary_measure"]
     table = recovery.set_index("measure")
-    if primary is None or primary not in table.index:
-        return f"No primary measure to report (config stats.primary_measure: {primary or 'not set'}; not in group_recovery.tsv)."
+    if primary not in table.index:
+        return f"The primary measure `{primary}` (config similarity.primary_measure) is not in group_recovery.tsv: it was not computed in this run."
     row, ci = table.loc[primary], round(100 * config["similarity"]["ci"])
     tested = int(table["ari_p_value"].notna().sum())
     seeds = (

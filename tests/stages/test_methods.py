@@ -56,11 +56,16 @@ def test_the_reference_list_is_what_the_text_cites(layout):
     assert methods.cite("miyato_koyama2018", "mantel1967") == "(Miyato & Koyama 2018; Mantel 1967)"
 
 
-def test_primary_measure_with_its_control_when_configured():
+def test_primary_measure_with_its_control_and_baseline():
     config = demo_config()
-    config["stats"]["primary_measure"] = "cross_conditional_joint"
     text = methods.methods_text(config, RUN_INFO)
-    assert "primary measure, fixed before the run, was `cross_conditional_joint`; its untrained control `cross_conditional_joint_untrained`" in text
+    assert (
+        "primary measure, fixed before the run, was `cross_conditional_joint`; its untrained control `cross_conditional_joint_untrained`; its baseline `fd_reference`"
+        in text
+    )
+    assert "held-out images of the `joint` space" in text  # map.space null: the primary measure's space
+    config["similarity"]["primary_measure"] = "fd_critic"
+    assert "was `fd_critic`; its untrained control `fd_critic_untrained`; its baseline `fd_reference`" in methods.methods_text(config, RUN_INFO)
 
 
 RECOVERY = pd.DataFrame(
@@ -83,7 +88,6 @@ RECOVERY = pd.DataFrame(
 
 def test_results_paragraph_is_filled_from_the_table():
     config = demo_config()
-    config["stats"]["primary_measure"] = "cross_conditional_joint"
     text = methods.results_paragraph(config, RECOVERY, 12)
     assert "the cross-conditional score, joint critic (`cross_conditional_joint`), recovered the groups of 12 cultures" in text
     assert "AUC of 0.887 [0.873, 0.904] (95 % bootstrap interval; range over 2 seeds 0.887-0.897, seed-to-seed Mantel r 0.95)" in text
@@ -91,11 +95,11 @@ def test_results_paragraph_is_filled_from_the_table():
     assert "Its untrained control, `cross_conditional_joint_untrained`, reached 0.608 [0.528, 0.705] (ARI -0.02, q = 0.83)" in text
     # no reference counterpart: the baseline is figures.baseline_measure, as the figures pair them
     assert "The non-GAN baseline fixed before the run, `fd_reference`, reached 0.770 [0.730, 0.815] (ARI 0.49, q = 0.008)" in text
-    # without the config key, the table's primary column says which
-    del config["stats"]["primary_measure"]
-    marked = RECOVERY.assign(primary=[False, False, False, True])
-    assert "(`fd_critic`)" in methods.results_paragraph(config, marked) and "`fd_reference`, reached" in methods.results_paragraph(config, marked)
-    assert "No primary measure" in methods.results_paragraph(config, RECOVERY)
+    config["similarity"]["primary_measure"] = "fd_critic"
+    other = methods.results_paragraph(config, RECOVERY)
+    assert "(`fd_critic`)" in other and "untrained control" not in other and "`fd_reference`, reached" in other  # no control row in the table
+    config["similarity"]["primary_measure"] = "kid_joint"
+    assert "`kid_joint` (config similarity.primary_measure) is not in group_recovery.tsv" in methods.results_paragraph(config, RECOVERY)
 
 
 def test_without_groups_the_paragraph_says_what_to_report_instead():
