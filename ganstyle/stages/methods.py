@@ -135,8 +135,8 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
     parts += [
         "*Untrained controls*: every trained critic's network with its initial weights was passed the same images, so that each GAN "
         "measure can be read against what the architecture alone gives. *Baseline*: the same measures in a fixed, non-GAN "
-        "reference feature space (random and oriented-edge filter statistics, spatial autocorrelation, intensity and, for colour "
-        f"images, opponent-colour statistics; after {cite('portilla_simoncelli2000')}), which no culture's images trained.",
+        "reference feature space that no culture's images trained: random and oriented-edge filter statistics and spatial "
+        f"autocorrelation {cite('portilla_simoncelli2000')}, intensity and, for colour images, opponent-colour statistics.",
         "",
     ]
     if joint["enabled"] and config["transfer"]["enabled"]:
@@ -180,7 +180,7 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
         "p-value (group labels shuffled over cultures) and a Benjamini-Hochberg q-value over the measures of the table "
         f"{cite('benjamini_hochberg1995')}. PERMANOVA {cite('anderson2001')} and PERMDISP {cite('anderson2006')} tested differences "
         "between cultures on image features and between groups with whole cultures permuted; Mantel tests "
-        f"{cite('mantel1967')} ({stats['mantel_method']}) related every pair of distance matrices, geographic distance and user matrices, "
+        f"{cite('mantel1967')} with {stats['mantel_method'].title()} correlation related every pair of distance matrices, geographic distance and user matrices, "
         f"with Benjamini-Hochberg q-values over the table, and the matrices of different seeds. All tests used {stats['permutations']} "
         "permutations.",
         "",
