@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from ganstyle.errors import UserError
-from ganstyle.models import training
+from ganstyle.models import devices, training
 
 
 def _numbered_images(n):
@@ -224,3 +224,20 @@ def test_configure_precision_sets_the_keras_policy():
         assert keras.mixed_precision.global_policy().name in ("mixed_bfloat16", "mixed_float16")
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_strict_mode_trains_float32_on_one_thread_and_resumes_only_strict_checkpoints(monkeypatch, tmp_path):
+    import keras
+
+    monkeypatch.setenv(devices.REPRODUCIBLE_ENV, "strict")
+    try:
+        assert training.configure_precision(True) == "float32" == keras.mixed_precision.global_policy().name
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert training.run_environment("float32", 2)["threads"] == 1
+    assert training.run_environment("float32", 2)["reproducible"] == "strict"
+    strict = training.Checkpointer(tmp_path, {}, "abc")
+    monkeypatch.setenv(devices.REPRODUCIBLE_ENV, "default")
+    assert training.Checkpointer(tmp_path, {}, "abc").fingerprint != strict.fingerprint
+    default = training.run_environment("float32", 2)
+    assert default["threads"] == 2 and default["reproducible"] == "default"

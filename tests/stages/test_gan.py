@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from gan_settings import TINY, kill_and_resume, make_corpus, saved_weights
+from gan_settings import TINY, kill_and_resume, make_corpus, saved_weights, start_stage
 
 from ganstyle.io import files
 from ganstyle.models.recipes import ARCHITECTURE_VALUES
@@ -223,3 +223,41 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
     straight_history = pd.read_csv(straight_out / "history.tsv", sep="\t")
     resumed_history = pd.read_csv(killed_out / "history.tsv", sep="\t")
     pd.testing.assert_frame_equal(straight_history[["step", "d_loss", "g_loss"]], resumed_history[["step", "d_loss", "g_loss"]])
+
+
+def _isa_runs(tmp_path, corpus, mode: str) -> list:
+    """The same training in two processes at once, oneDNN capped at AVX2 (an older CPU) and at this CPU's own ISA.
+
+    float32 in both modes: capped below AVX512_BF16, oneDNN cannot build the bf16 products that
+    TensorFlow, which still sees this CPU's bf16, asks for, so the cap cannot emulate a host for bf16."""
+    runs = []
+    for isa in ("AVX2", None):
+        out, _, argv = _train_argv(tmp_path, corpus, f"{mode}_{isa}", steps=12, log_every=4, checkpoint_every=12, mixed_precision=False)
+        env = {"GANSTYLE_REPRODUCIBLE": mode, **({"ONEDNN_MAX_CPU_ISA": isa} if isa else {})}
+        runs.append((out, start_stage("train-gan", argv, env)))
+    for _, process in runs:
+        _, log = process.communicate(timeout=600)
+        assert process.returncode == 0, log[-2000:]
+    return [out for out, _ in runs]
+
+
+@pytest.mark.slow  # four trainings in child processes, two at a time: about 60 s of CPU
+def test_strict_mode_gives_the_same_bytes_under_another_cpu_isa(tmp_path):
+    """reproducible: strict: oneDNN capped at AVX2 or not, the same weights, samples and metrics, bit for bit.
+    Default mode under the same two settings trains other weights: what strict mode exists to remove."""
+    corpus = make_corpus(tmp_path / "corpus" / "images.npz", n=48)
+    older_cpu, this_cpu = _isa_runs(tmp_path, corpus, "strict")
+    for name in ("generator.keras", "discriminator.keras"):
+        for a, b in zip(saved_weights(older_cpu / name), saved_weights(this_cpu / name), strict=True):
+            assert a.tobytes() == b.tobytes(), name
+    assert files.load_samples(older_cpu / "samples.npz").images.tobytes() == files.load_samples(this_cpu / "samples.npz").images.tobytes()
+    metrics = [json.loads((out / "metrics.json").read_text()) for out in (older_cpu, this_cpu)]
+    assert metrics[0]["reproducible"] == "strict" and metrics[0]["precision"] == "float32" and metrics[0]["threads"] == 1
+    for key in ("kid", "fd", "memorisation_reference"):
+        assert metrics[0][key] == metrics[1][key], key
+    history = [pd.read_csv(out / "history.tsv", sep="\t")[["d_loss", "g_loss"]] for out in (older_cpu, this_cpu)]
+    pd.testing.assert_frame_equal(*history, check_exact=True)
+
+    older_cpu, this_cpu = _isa_runs(tmp_path, corpus, "default")
+    assert json.loads((this_cpu / "metrics.json").read_text())["reproducible"] == "default"
+    assert any(a.tobytes() != b.tobytes() for a, b in zip(saved_weights(older_cpu / "generator.keras"), saved_weights(this_cpu / "generator.keras")))
