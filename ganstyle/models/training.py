@@ -92,8 +92,20 @@ def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16 in /proc/cpuinfo's flags)."""
+def onednn_isa_has_bf16(max_isa: str | None) -> bool:
+    """Whether oneDNN may use bf16 instructions under ``ONEDNN_MAX_CPU_ISA`` = ``max_isa`` (None: no cap)."""
+    name = (max_isa or "ALL").upper()
+    return name == "ALL" or name.startswith("AVX10") or any(part in name for part in ("BF16", "FP16", "AMX"))
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None, max_isa: str | None = None) -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16 in /proc/cpuinfo's flags) and
+    oneDNN is not capped below it (``ONEDNN_MAX_CPU_ISA``, read from the environment when both are None):
+    capped at AVX2, say, oneDNN cannot build the bf16 products TensorFlow asks for and the job aborts."""
+    if cpuinfo is None and max_isa is None:
+        max_isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    if not onednn_isa_has_bf16(max_isa):
+        return False
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()

@@ -213,6 +213,12 @@ def test_native_bf16_is_read_from_the_cpu_flags():
     assert training.cpu_has_native_bf16("flags : fpu amx_bf16 amx_tile\n")
     assert not training.cpu_has_native_bf16("flags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
     assert not training.cpu_has_native_bf16("")
+    # oneDNN capped below bf16 (ONEDNN_MAX_CPU_ISA): no bf16, whatever the CPU has
+    bf16_cpu = "flags\t\t: fpu avx2 avx512f avx512_bf16\n"
+    assert not training.cpu_has_native_bf16(bf16_cpu, max_isa="AVX2")
+    assert not training.cpu_has_native_bf16(bf16_cpu, max_isa="avx512_core")
+    for capped_above in ("AVX512_CORE_BF16", "AVX512_CORE_AMX", "AVX10_1_512", "ALL"):
+        assert training.cpu_has_native_bf16(bf16_cpu, max_isa=capped_above), capped_above
 
 
 def test_configure_precision_sets_the_keras_policy():

@@ -228,8 +228,8 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
 def _isa_runs(tmp_path, corpus, mode: str) -> list:
     """The same training in two processes at once, oneDNN capped at AVX2 (an older CPU) and at this CPU's own ISA.
 
-    float32 in both modes: capped below AVX512_BF16, oneDNN cannot build the bf16 products that
-    TensorFlow, which still sees this CPU's bf16, asks for, so the cap cannot emulate a host for bf16."""
+    float32 in both modes, so that only the ISA differs (auto is bf16 on a CPU with AVX512_BF16, float32
+    under the AVX2 cap)."""
     runs = []
     for isa in ("AVX2", None):
         out, _, argv = _train_argv(tmp_path, corpus, f"{mode}_{isa}", steps=12, log_every=4, checkpoint_every=12, mixed_precision=False)
