@@ -11,6 +11,7 @@ import logging
 import sys
 
 from ganstyle.errors import UserError
+from ganstyle.models import devices
 
 # tool name -> (module, one-line description): commands around the study, not steps of its workflow
 TOOLS: dict[str, tuple[str, str]] = {
@@ -73,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ganstyle: unknown stage '{stage}'\n\n{_usage()}", file=sys.stderr)
         return 2
     setup_logging()
-    module = importlib.import_module(COMMANDS[stage][0])
     try:
+        # before the stage's imports: numpy and TensorFlow pick their kernels when they load
+        devices.apply_reproducible_mode()
+        module = importlib.import_module(COMMANDS[stage][0])
         return int(module.main(rest, stage=stage) or 0)
     except UserError as err:
         print(f"ganstyle {stage}: error: {err}", file=sys.stderr)

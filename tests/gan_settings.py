@@ -1,6 +1,11 @@
 """Tiny ``gan`` settings and corpora shared by the GAN tests (the stages' and the model code's)."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +52,46 @@ def make_corpus(path: Path, n=24, size=32, channels=1, seed=0, tone=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, images=images, ids=ids, split=split)
     return path
+
+
+def start_stage(stage: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
+    """``python -m ganstyle <stage> argv`` in a child process of this checkout (stderr captured as text),
+    with ``env`` added to this process's environment."""
+    from ganstyle.config import REPO_ROOT
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganstyle", stage, *argv], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def saved_weights(path: Path) -> list[np.ndarray]:
+    """The weights of a saved generator or critic (``.keras``), in order."""
+    import keras
+
+    from ganstyle.models.critic import load_critic
+
+    model = keras.saving.load_model(path, compile=False) if path.name == "generator.keras" else load_critic(path)
+    return [np.asarray(w) for w in model.weights]
+
+
+def kill_and_resume(stage: str, straight_argv: list[str], killed_argv: list[str], checkpoints: Path, finished: Path) -> None:
+    """Run ``stage`` twice side by side: once straight through, once SIGKILLed as soon as a checkpoint
+    appears in ``checkpoints`` and then started again (it must resume from it).  ``finished`` is a file
+    the killed run writes only at its end (killed earlier, it must not exist)."""
+    straight = start_stage(stage, straight_argv)
+    victim = start_stage(stage, killed_argv)
+    deadline = time.monotonic() + 120
+    while not any(checkpoints.glob("ckpt-*.npz")):
+        assert victim.poll() is None, "the run ended before writing a checkpoint: " + victim.stderr.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not finished.exists(), "the run finished before it was killed; raise steps"
+    resumed = start_stage(stage, killed_argv)
+    _, resumed_log = resumed.communicate(timeout=300)
+    _, straight_log = straight.communicate(timeout=300)
+    assert resumed.returncode == 0, resumed_log[-2000:]
+    assert straight.returncode == 0, straight_log[-2000:]
+    assert "resumed from" in resumed_log

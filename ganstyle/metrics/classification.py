@@ -40,6 +40,27 @@ def roc_auc(pos_scores, neg_scores) -> float:
     return mann_whitney_u(pos, neg) / (pos.size * neg.size)
 
 
+def roc_auc_bootstrap(pos_scores, neg_scores, n_boot: int = 200, seed: int = 0, ci: float = 0.95) -> tuple[float, float, float]:
+    """``bootstrap(roc_auc, pos, neg, ...)`` from one table of pairwise wins: each replicate averages
+    its rows and columns (the same resamples in the same order, the same ties counted as half)."""
+    from ganstyle.metrics.distances import _check_ci, _interval
+
+    pos, neg = _scores(pos_scores, "pos_scores"), _scores(neg_scores, "neg_scores")
+    _check_ci(ci)
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    rng = np.random.default_rng(seed)
+    replicates = np.empty(n_boot)
+    for i in range(n_boot):
+        ip = rng.integers(0, pos.size, pos.size)
+        ineg = rng.integers(0, neg.size, neg.size)
+        # a resample's AUC: the mean of its rows' and columns' wins (counts of each index times its wins)
+        replicates[i] = np.bincount(ip, minlength=pos.size) @ wins @ np.bincount(ineg, minlength=neg.size) / (pos.size * neg.size)
+    low, high = _interval(replicates, ci, "bootstrap replicates")
+    return roc_auc(pos, neg), low, high
+
+
 def probe_predictions(x: np.ndarray, labels: np.ndarray, folds: int, c: float, seed: int) -> np.ndarray:
     """Out-of-fold predictions of a multinomial logistic regression on ``x`` (stratified k-fold CV).
 

@@ -384,6 +384,35 @@ def bootstrap(fn: Callable, x, y, n_boot: int = 200, seed: int = 0, ci: float = 
     return value, low, high
 
 
+def kid_bootstrap(x, y, n_boot: int = 200, seed: int = 0, ci: float = 0.95, subset_size: int = 1000) -> tuple[float, float, float]:
+    """``bootstrap(kid, x, y, ...)`` with the kernels computed once: each replicate is an index lookup.
+
+    The same resamples (same generator, same order) and the same statistic as :func:`bootstrap` of
+    :func:`kid`, for sets no larger than ``subset_size`` (which KID uses whole); larger sets go through
+    :func:`bootstrap`.  A pair of copies of one image in a resample is left out of the within-set means,
+    as :func:`kid` leaves out identical rows.
+    """
+    x, y = _feature_matrix(x, "x"), _feature_matrix(y, "y")
+    _same_width(x, y)
+    if len(x) > subset_size or len(y) > subset_size:
+        return bootstrap(lambda a, b: kid(a, b, subset_size=subset_size, seed=seed), x, y, n_boot=n_boot, seed=seed, ci=ci)
+    _check_ci(ci)
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    k_xx, k_yy, k_xy = (polynomial_kernel(a, b) for a, b in ((x, x), (y, y), (x, y)))
+    # rows identical in the sets themselves share a label, so that their pairs are left out too
+    base_x, base_y = (labels if labels is not None else np.arange(len(data)) for labels, data in ((_row_labels(x), x), (_row_labels(y), y)))
+    value = _mmd2_from_kernels(k_xx, k_yy, k_xy, _row_labels(x), _row_labels(y))
+    rng = np.random.default_rng(seed)
+    replicates = np.empty(n_boot)
+    for i in range(n_boot):
+        ix = rng.integers(0, len(x), len(x))
+        iy = rng.integers(0, len(y), len(y))
+        replicates[i] = _mmd2_from_kernels(k_xx[np.ix_(ix, ix)], k_yy[np.ix_(iy, iy)], k_xy[np.ix_(ix, iy)], base_x[ix], base_y[iy])
+    low, high = _interval(replicates, ci, "bootstrap replicates")
+    return value, low, high
+
+
 def split_half_floor(fn: Callable, x, n_rep: int = 20, seed: int = 0, ci: float = 0.95, half_size: int | None = None) -> tuple[float, float, float]:
     """``(mean, low, high)`` of ``fn(a, b)`` over ``n_rep`` random splits of ``x`` into two disjoint halves.
 

@@ -69,10 +69,9 @@ def feature_measures(f_source, f_translated, f_target, scale, n_boot: int, seed:
 
 def critic_measures(target_logits, translated_logits, source_logits, n_boot: int, seed: int) -> dict:
     """AUC of the target critic, real target images (positives) vs translated / untranslated source images."""
-    from ganstyle.metrics.classification import roc_auc
-    from ganstyle.metrics.distances import bootstrap
+    from ganstyle.metrics.classification import roc_auc_bootstrap
 
     return {
-        "critic_auc": bootstrap(roc_auc, target_logits, translated_logits, n_boot=n_boot, seed=seed),
-        "critic_auc_untranslated": bootstrap(roc_auc, target_logits, source_logits, n_boot=n_boot, seed=seed),
+        "critic_auc": roc_auc_bootstrap(target_logits, translated_logits, n_boot=n_boot, seed=seed),
+        "critic_auc_untranslated": roc_auc_bootstrap(target_logits, source_logits, n_boot=n_boot, seed=seed),
     }

@@ -28,6 +28,13 @@ they do not reserve memory on the GPUs the training jobs claimed.
 
 Numpy's linear algebra runs in :func:`single_threaded_blas` where it is many
 small calls (bootstraps, reference features).
+
+Reproducibility across hosts (config ``reproducible``; docs/method.md, "Reproducing the numbers"):
+TensorFlow's matrix products and convolutions (oneDNN, also with ``TF_ENABLE_ONEDNN_OPTS=0``) and
+numpy's (OpenBLAS) pick their kernels by the CPU's instruction set at run time, and a kernel of
+another vector width or another number of threads sums in another order, so two hosts train to
+other weights.  ``strict`` pins all of it (:data:`STRICT_ENVIRONMENT`); the variables are read once,
+when the libraries load, so the CLI calls :func:`apply_reproducible_mode` before it imports a stage.
 """
 
 from __future__ import annotations
@@ -54,6 +61,21 @@ DEFAULT_LOCK_DIR = Path(tempfile.gettempdir()) / "ganstyle-gpu-locks"
 # values of CUDA_VISIBLE_DEVICES that mean "no GPU" (SLURM writes NoDevFiles
 # when a GPU GRES has no device file)
 NO_DEVICE_VALUES = {"", "-1", "none", "nodevfiles"}
+
+# config ``reproducible``, passed to every job by the workflow through this variable
+REPRODUCIBLE_ENV = "GANSTYLE_REPRODUCIBLE"
+REPRODUCIBLE_MODES = ("default", "strict")
+# strict: the kernels of the oldest CPU TensorFlow's wheels run on (AVX, 2011), one thread, and no
+# oneDNN graph rewrites; float32 (training.configure_precision) and op determinism (configure_tensorflow)
+STRICT_ENVIRONMENT = {
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "ONEDNN_MAX_CPU_ISA": "AVX",  # the sgemm behind TensorFlow's MatMul and Conv2D, with or without the rewrites
+    "OPENBLAS_CORETYPE": "Sandybridge",  # numpy's and scipy's OpenBLAS: reference features, FD, KID, similarities
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+}
 
 # the GPU this process holds: (device id, open lock file descriptor)
 _claimed: tuple[str, int] | None = None
@@ -227,3 +249,25 @@ def single_threaded_blas():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def reproducible_mode() -> str:
+    """This process's ``reproducible`` mode: ``$GANSTYLE_REPRODUCIBLE``, else default."""
+    mode = os.environ.get(REPRODUCIBLE_ENV) or "default"
+    if mode not in REPRODUCIBLE_MODES:
+        raise UserError(f"${REPRODUCIBLE_ENV} is {mode!r}; it must be one of {', '.join(REPRODUCIBLE_MODES)} (config key reproducible)")
+    return mode
+
+
+def apply_reproducible_mode() -> str:
+    """In strict mode, set :data:`STRICT_ENVIRONMENT` (overriding the caller's values); returns the mode.
+
+    Call before numpy or TensorFlow is imported: they read the variables when they load.
+    """
+    mode = reproducible_mode()
+    if mode == "strict":
+        loaded = sorted({"numpy", "tensorflow"} & set(sys.modules))
+        if loaded and any(os.environ.get(name) != value for name, value in STRICT_ENVIRONMENT.items()):
+            raise UserError(f"reproducible: strict must be set before {' and '.join(loaded)} is imported; run the stage as python -m ganstyle")
+        os.environ.update(STRICT_ENVIRONMENT)
+    return mode

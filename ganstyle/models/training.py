@@ -70,6 +70,11 @@ def configure_tensorflow(threads: int | None, seed: int, deterministic: bool = T
     """
     import keras
 
+    from ganstyle.models.devices import reproducible_mode
+
+    if reproducible_mode() == "strict":
+        # summation order must not depend on the cores a host has (devices.STRICT_ENVIRONMENT)
+        threads, deterministic = 1, True
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(int(threads))
@@ -87,8 +92,20 @@ def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16 in /proc/cpuinfo's flags)."""
+def onednn_isa_has_bf16(max_isa: str | None) -> bool:
+    """Whether oneDNN may use bf16 instructions under ``ONEDNN_MAX_CPU_ISA`` = ``max_isa`` (None: no cap)."""
+    name = (max_isa or "ALL").upper()
+    return name == "ALL" or name.startswith("AVX10") or any(part in name for part in ("BF16", "FP16", "AMX"))
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None, max_isa: str | None = None) -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX-BF16 in /proc/cpuinfo's flags) and
+    oneDNN is not capped below it (``ONEDNN_MAX_CPU_ISA``, read from the environment when both are None):
+    capped at AVX2, say, oneDNN cannot build the bf16 products TensorFlow asks for and the job aborts."""
+    if cpuinfo is None and max_isa is None:
+        max_isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    if not onednn_isa_has_bf16(max_isa):
+        return False
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -130,10 +147,15 @@ def configure_precision(setting="auto") -> str:
 
     Layers compute in the policy's dtype with float32 weights; the networks keep
     logits, critic features and generated images float32, and losses, metrics
-    and the EMA are computed in float32.
+    and the EMA are computed in float32.  ``reproducible: strict`` overrides the
+    setting with float32: bf16 kernels exist on some CPUs only.
     """
     import keras
 
+    from ganstyle.models.devices import reproducible_mode
+
+    if reproducible_mode() == "strict":
+        setting = False
     gpu = gpu_available()
     policy = precision_policy(setting, gpu, cpu_has_native_bf16(), _gpu_has_bf16() if gpu else False)
     keras.mixed_precision.set_global_policy(policy)
@@ -141,8 +163,17 @@ def configure_precision(setting="auto") -> str:
 
 
 def run_environment(precision: str, threads: int | None) -> dict:
-    """Where a training ran, for metrics.json: precision policy, device, threads, TensorFlow version."""
-    return {"precision": precision, "device": "GPU" if gpu_available() else "CPU", "threads": threads, "tensorflow": tf.__version__}
+    """Where a training ran, for metrics.json: precision policy, device, threads, TensorFlow version, reproducible mode."""
+    from ganstyle.models.devices import reproducible_mode
+
+    strict = reproducible_mode() == "strict"
+    return {
+        "precision": precision,
+        "device": "GPU" if gpu_available() else "CPU",
+        "threads": 1 if strict else threads,
+        "tensorflow": tf.__version__,
+        "reproducible": "strict" if strict else "default",
+    }
 
 
 # ---------------------------------------------------------------- data
@@ -226,9 +257,12 @@ class Checkpointer:
     """
 
     def __init__(self, directory: str | os.PathLike, variables: dict, fingerprint: str, keep: int = 1):
+        from ganstyle.models.devices import reproducible_mode
+
         self.directory = Path(directory)
         self.variables = variables
-        self.fingerprint = fingerprint
+        # a strict run must not resume from a state trained with other kernels or precision
+        self.fingerprint = fingerprint + ("/strict" if reproducible_mode() == "strict" else "")
         self.keep = keep
 
     def paths(self) -> list[Path]:

@@ -40,6 +40,7 @@ from ganstyle import io
 from ganstyle.config import load_config, validate
 from ganstyle.errors import UserError
 from ganstyle.io.files import RUN_INFO
+from ganstyle.models.devices import REPRODUCIBLE_ENV
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ ENVIRONMENT_VARIABLES = (
     "ONEDNN_MAX_CPU_ISA",
     "ONEDNN_DEFAULT_FPMATH_MODE",
     "TF_DETERMINISTIC_OPS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    REPRODUCIBLE_ENV,
     "CUDA_VISIBLE_DEVICES",
 )
 # config sections whose stage trains, and the section holding their mixed_precision setting
@@ -164,6 +168,8 @@ def build_run_info(
     return {
         "code": dict(code),
         "config_sha256": config_hash(config),
+        # strict: the same bytes on any x86-64 host; default: the digits depend on the CPU (docs/method.md)
+        "reproducible": config["reproducible"],
         "versions": {
             "python": platform.python_version(),
             "tensorflow": probe.get("tensorflow", UNKNOWN),

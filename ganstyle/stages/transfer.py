@@ -86,18 +86,15 @@ def direction_measures(
 
     ``logits``: the target critic's logits of (real target images, translated, untranslated source images).
     """
-    from ganstyle.metrics.distances import bootstrap, kid
-
-    def kid_fn(x, y):
-        return kid(x, y, seed=seed)
+    from ganstyle.metrics.distances import kid_bootstrap
 
     return {
         "cycle_error": bootstrap_mean(cycle_error, n_boot, seed),
         "reconstruction_error": bootstrap_mean(grey_level_differences(source_images, reconstructed), n_boot, seed),
         "effort_pixels": bootstrap_mean(grey_level_differences(reconstructed, translated), n_boot, seed),
         "effort_reference": bootstrap_mean(reference_changes(f_reconstructed, f_translated, scale), n_boot, seed),
-        "kid": bootstrap(kid_fn, f_translated, f_target, n_boot=n_boot, seed=seed),
-        "kid_untranslated": bootstrap(kid_fn, f_source, f_target, n_boot=n_boot, seed=seed),
+        "kid": kid_bootstrap(f_translated, f_target, n_boot=n_boot, seed=seed),
+        "kid_untranslated": kid_bootstrap(f_source, f_target, n_boot=n_boot, seed=seed),
         **critic_measures(*logits, n_boot=n_boot, seed=seed),
     }
 

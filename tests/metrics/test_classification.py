@@ -71,3 +71,13 @@ def test_probe_predictions_separate_separable_cultures():
     assert (predicted == labels).mean() > 0.95
     with pytest.raises(ValueError, match="fewer than 2"):
         probe_predictions(x[:21], np.r_[labels[:20], 1], folds=4, c=1.0, seed=0)
+
+
+def test_roc_auc_bootstrap_equals_the_generic_bootstrap_with_ties():
+    from ganstyle.metrics.classification import roc_auc_bootstrap
+    from ganstyle.metrics.distances import bootstrap
+
+    rng = np.random.default_rng(0)
+    pos, neg = np.round(rng.normal(size=30) + 0.4, 1), np.round(rng.normal(size=25), 1)  # rounded: many ties
+    np.testing.assert_allclose(roc_auc_bootstrap(pos, neg, n_boot=100, seed=4), bootstrap(roc_auc, pos, neg, n_boot=100, seed=4), rtol=1e-12)
+    assert roc_auc_bootstrap(pos, neg, n_boot=10)[0] == pytest.approx(roc_auc_score(np.r_[np.ones(30), np.zeros(25)], np.r_[pos, neg]))

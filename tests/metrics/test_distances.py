@@ -370,3 +370,16 @@ def test_memorisation_detects_copies():
     assert copies["n_generated"] == 100 and copies["n_train"] == 300
     with pytest.warns(RuntimeWarning, match="held-out"):
         assert np.isnan(memorisation(heldout, train, train[:50])["ratio"])
+
+
+def test_kid_bootstrap_equals_the_generic_bootstrap_of_kid():
+    """Kernels once, replicates by index: the same resamples, the same values (a repeated row included)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 12)), rng.normal(size=(35, 12)) + 0.3
+    x[5] = x[7]
+    fast = distances.kid_bootstrap(x, y, n_boot=50, seed=3)
+    slow = distances.bootstrap(lambda a, b: distances.kid(a, b, seed=3), x, y, n_boot=50, seed=3)
+    np.testing.assert_allclose(fast, slow, rtol=1e-9)
+    # sets larger than a KID subset go through the generic bootstrap of subset KID
+    big = distances.kid_bootstrap(x, y, n_boot=5, seed=1, subset_size=20)
+    np.testing.assert_allclose(big, distances.bootstrap(lambda a, b: distances.kid(a, b, subset_size=20, seed=1), x, y, n_boot=5, seed=1))

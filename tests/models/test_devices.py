@@ -261,3 +261,26 @@ def test_gpu_profile_gives_each_training_job_its_own_gpu(tmp_path):
         for device_b, start_b, end_b in jobs[i + 1 :]:
             if float(start_a) < float(end_b) and float(start_b) < float(end_a):  # ran at the same time
                 assert device_a != device_b, jobs
+
+
+def test_reproducible_mode_comes_from_the_environment_and_rejects_unknown_values(monkeypatch):
+    monkeypatch.delenv(devices.REPRODUCIBLE_ENV, raising=False)
+    assert devices.reproducible_mode() == "default" == devices.apply_reproducible_mode()
+    monkeypatch.setenv(devices.REPRODUCIBLE_ENV, "exact")
+    with pytest.raises(UserError, match="GANSTYLE_REPRODUCIBLE.*'exact'.*reproducible"):
+        devices.reproducible_mode()
+
+
+def test_strict_mode_sets_its_environment_before_numpy_loads_or_refuses(monkeypatch):
+    import numpy  # noqa: F401  (loaded in this process)
+
+    monkeypatch.setenv(devices.REPRODUCIBLE_ENV, "strict")
+    for name in devices.STRICT_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    # this process has numpy loaded already, with other kernels: too late
+    with pytest.raises(UserError, match="before numpy"):
+        devices.apply_reproducible_mode()
+    # a fresh interpreter, as python -m ganstyle starts: the variables are set, numpy not yet loaded
+    code = "from ganstyle.models import devices; import os, sys; devices.apply_reproducible_mode(); print(os.environ['ONEDNN_MAX_CPU_ISA'], 'numpy' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(REPO), devices.REPRODUCIBLE_ENV: "strict", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split() == ["AVX", "False"]

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from ganstyle.errors import UserError
-from ganstyle.models import training
+from ganstyle.models import devices, training
 
 
 def _numbered_images(n):
@@ -213,6 +213,12 @@ def test_native_bf16_is_read_from_the_cpu_flags():
     assert training.cpu_has_native_bf16("flags : fpu amx_bf16 amx_tile\n")
     assert not training.cpu_has_native_bf16("flags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
     assert not training.cpu_has_native_bf16("")
+    # oneDNN capped below bf16 (ONEDNN_MAX_CPU_ISA): no bf16, whatever the CPU has
+    bf16_cpu = "flags\t\t: fpu avx2 avx512f avx512_bf16\n"
+    assert not training.cpu_has_native_bf16(bf16_cpu, max_isa="AVX2")
+    assert not training.cpu_has_native_bf16(bf16_cpu, max_isa="avx512_core")
+    for capped_above in ("AVX512_CORE_BF16", "AVX512_CORE_AMX", "AVX10_1_512", "ALL"):
+        assert training.cpu_has_native_bf16(bf16_cpu, max_isa=capped_above), capped_above
 
 
 def test_configure_precision_sets_the_keras_policy():
@@ -224,3 +230,20 @@ def test_configure_precision_sets_the_keras_policy():
         assert keras.mixed_precision.global_policy().name in ("mixed_bfloat16", "mixed_float16")
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_strict_mode_trains_float32_on_one_thread_and_resumes_only_strict_checkpoints(monkeypatch, tmp_path):
+    import keras
+
+    monkeypatch.setenv(devices.REPRODUCIBLE_ENV, "strict")
+    try:
+        assert training.configure_precision(True) == "float32" == keras.mixed_precision.global_policy().name
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert training.run_environment("float32", 2)["threads"] == 1
+    assert training.run_environment("float32", 2)["reproducible"] == "strict"
+    strict = training.Checkpointer(tmp_path, {}, "abc")
+    monkeypatch.setenv(devices.REPRODUCIBLE_ENV, "default")
+    assert training.Checkpointer(tmp_path, {}, "abc").fingerprint != strict.fingerprint
+    default = training.run_environment("float32", 2)
+    assert default["threads"] == 2 and default["reproducible"] == "default"

@@ -1,17 +1,12 @@
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
+import warnings
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
-from gan_settings import TINY, make_corpus
+from gan_settings import TINY, kill_and_resume, make_corpus, saved_weights, start_stage
 
-from ganstyle.config import REPO_ROOT
 from ganstyle.io import files
 from ganstyle.models.recipes import ARCHITECTURE_VALUES
 from ganstyle.stages import gan
@@ -109,13 +104,6 @@ def _train_argv(tmp_path, corpus, name, seeds=("0",), **overrides):
     )
 
 
-def _weights(path):
-    from ganstyle.models.critic import load_critic
-
-    model = load_critic(path) if path.name == "discriminator.keras" else keras.saving.load_model(path, compile=False)
-    return [np.asarray(w) for w in model.weights]
-
-
 def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
     corpus = make_corpus(tmp_path / "corpus" / "images.npz")
     out, checkpoints, argv = _train_argv(tmp_path, corpus, "run")
@@ -143,20 +131,51 @@ def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
     out2, _, argv2 = _train_argv(tmp_path, corpus, "again")
     assert gan.main(argv2, stage="train-gan") == 0
     for name in ("generator.keras", "discriminator.keras"):
-        for a, b in zip(_weights(out / name), _weights(out2 / name)):
+        for a, b in zip(saved_weights(out / name), saved_weights(out2 / name)):
             np.testing.assert_array_equal(a, b)
     # another seed, other weights
     out3, _, argv3 = _train_argv(tmp_path, corpus, "seed1", seeds=("1",))
     assert gan.main(argv3, stage="train-gan") == 0
-    assert any(not np.array_equal(a, b) for a, b in zip(_weights(out / "generator.keras"), _weights(out3 / "generator.keras")))
+    assert any(not np.array_equal(a, b) for a, b in zip(saved_weights(out / "generator.keras"), saved_weights(out3 / "generator.keras")))
 
     # both seeds in one process (one traced step, reset between seeds): the same weights as one run per seed
     out_both, _, argv_both = _train_argv(tmp_path, corpus, "both", seeds=("0", "1"))
     assert gan.main(argv_both, stage="train-gan") == 0
     for single, seed in ((out, "seed0"), (out3, "seed1")):
         for name in ("generator.keras", "discriminator.keras"):
-            for a, b in zip(_weights(single / name), _weights(out_both.parent / seed / name)):
+            for a, b in zip(saved_weights(single / name), saved_weights(out_both.parent / seed / name)):
                 np.testing.assert_array_equal(a, b, err_msg=f"{seed} {name}")
+
+
+def _float64_frechet_distance(x, y):
+    """FD as pytorch-fid writes it, in float64 with scipy's sqrtm; Tr((C_x C_y)^1/2) in the symmetric
+    form Tr((C_x^1/2 C_y C_x^1/2)^1/2), which stays real for the singular covariances of a tiny run."""
+    from scipy.linalg import LinAlgWarning, sqrtm
+
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    cov_x, cov_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)  # singular: fewer samples than features
+        root_x = sqrtm(cov_x).real
+        trace_sqrt = np.trace(sqrtm(root_x @ cov_y @ root_x)).real
+    diff = x.mean(axis=0) - y.mean(axis=0)
+    return diff @ diff + np.trace(cov_x) + np.trace(cov_y) - 2.0 * trace_sqrt
+
+
+def test_metrics_fd_matches_an_independent_float64_computation(tmp_path):
+    """metrics.json's FD: the reference features of the run's samples against the held-out images."""
+    from ganstyle.metrics.reference import reference_features
+    from ganstyle.stages.corpus import load_corpus
+
+    corpus = make_corpus(tmp_path / "corpus" / "images.npz", n=48)
+    out, _, argv = _train_argv(tmp_path, corpus, "run", steps=2, samples=24)
+    assert gan.main(argv, stage="train-gan") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    generated = files.load_samples(out / "samples.npz").images
+    heldout = load_corpus(corpus, split="heldout")[0]
+    expected = _float64_frechet_distance(reference_features(generated), reference_features(heldout))
+    assert expected > 0.1
+    assert metrics["fd"]["value"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_bf16_training_is_deterministic_and_keeps_float32_outputs(tmp_path):
@@ -172,7 +191,7 @@ def test_bf16_training_is_deterministic_and_keeps_float32_outputs(tmp_path):
             runs.append(out)
         assert json.loads((runs[0] / "metrics.json").read_text())["precision"] == "mixed_bfloat16"
         for name in ("generator.keras", "discriminator.keras"):
-            for a, b in zip(_weights(runs[0] / name), _weights(runs[1] / name)):
+            for a, b in zip(saved_weights(runs[0] / name), saved_weights(runs[1] / name)):
                 assert a.dtype == np.float32
                 np.testing.assert_array_equal(a, b)
         features, logits = critic_outputs(load_critic(runs[0] / "discriminator.keras"), np.load(corpus)["images"][:3])
@@ -191,38 +210,54 @@ def test_train_gan_rejects_a_corpus_without_heldout_images(tmp_path):
         gan.main(argv, stage="train-gan")
 
 
-def _cli(argv, **kwargs):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "ganstyle", "train-gan", *argv], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs
-    )
-
-
 def test_killed_training_resumes_to_the_same_weights(tmp_path):
     """SIGKILL after a checkpoint, start again: same final weights as a run never interrupted."""
     corpus = make_corpus(tmp_path / "corpus" / "images.npz")
     settings = {"steps": 400, "checkpoint_every": 40, "log_every": 40}
     straight_out, _, straight_argv = _train_argv(tmp_path, corpus, "straight", **settings)
     killed_out, killed_ckpt, killed_argv = _train_argv(tmp_path, corpus, "killed", **settings)
-    straight = _cli(straight_argv)
-    victim = _cli(killed_argv)
-    deadline = time.monotonic() + 120
-    while not any(killed_ckpt.glob("ckpt-*.npz")):
-        assert victim.poll() is None, "the run ended before writing a checkpoint: " + victim.stderr.read()[-2000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert not (killed_out / "generator.keras").exists(), "the run finished before it was killed; raise steps"
-    resumed = _cli(killed_argv)
-    _, resumed_log = resumed.communicate(timeout=300)
-    _, straight_log = straight.communicate(timeout=300)
-    assert resumed.returncode == 0, resumed_log[-2000:]
-    assert straight.returncode == 0, straight_log[-2000:]
-    assert "resumed from" in resumed_log
+    kill_and_resume("train-gan", straight_argv, killed_argv, killed_ckpt, killed_out / "generator.keras")
     for name in ("generator.keras", "discriminator.keras"):
-        for a, b in zip(_weights(straight_out / name), _weights(killed_out / name)):
+        for a, b in zip(saved_weights(straight_out / name), saved_weights(killed_out / name)):
             np.testing.assert_array_equal(a, b, err_msg=name)
     straight_history = pd.read_csv(straight_out / "history.tsv", sep="\t")
     resumed_history = pd.read_csv(killed_out / "history.tsv", sep="\t")
     pd.testing.assert_frame_equal(straight_history[["step", "d_loss", "g_loss"]], resumed_history[["step", "d_loss", "g_loss"]])
+
+
+def _isa_runs(tmp_path, corpus, mode: str) -> list:
+    """The same training in two processes at once, oneDNN capped at AVX2 (an older CPU) and at this CPU's own ISA.
+
+    float32 in both modes, so that only the ISA differs (auto is bf16 on a CPU with AVX512_BF16, float32
+    under the AVX2 cap)."""
+    runs = []
+    for isa in ("AVX2", None):
+        out, _, argv = _train_argv(tmp_path, corpus, f"{mode}_{isa}", steps=12, log_every=4, checkpoint_every=12, mixed_precision=False)
+        env = {"GANSTYLE_REPRODUCIBLE": mode, **({"ONEDNN_MAX_CPU_ISA": isa} if isa else {})}
+        runs.append((out, start_stage("train-gan", argv, env)))
+    for _, process in runs:
+        _, log = process.communicate(timeout=600)
+        assert process.returncode == 0, log[-2000:]
+    return [out for out, _ in runs]
+
+
+@pytest.mark.slow  # four trainings in child processes, two at a time: about 60 s of CPU
+def test_strict_mode_gives_the_same_bytes_under_another_cpu_isa(tmp_path):
+    """reproducible: strict: oneDNN capped at AVX2 or not, the same weights, samples and metrics, bit for bit.
+    Default mode under the same two settings trains other weights: what strict mode exists to remove."""
+    corpus = make_corpus(tmp_path / "corpus" / "images.npz", n=48)
+    older_cpu, this_cpu = _isa_runs(tmp_path, corpus, "strict")
+    for name in ("generator.keras", "discriminator.keras"):
+        for a, b in zip(saved_weights(older_cpu / name), saved_weights(this_cpu / name), strict=True):
+            assert a.tobytes() == b.tobytes(), name
+    assert files.load_samples(older_cpu / "samples.npz").images.tobytes() == files.load_samples(this_cpu / "samples.npz").images.tobytes()
+    metrics = [json.loads((out / "metrics.json").read_text()) for out in (older_cpu, this_cpu)]
+    assert metrics[0]["reproducible"] == "strict" and metrics[0]["precision"] == "float32" and metrics[0]["threads"] == 1
+    for key in ("kid", "fd", "memorisation_reference"):
+        assert metrics[0][key] == metrics[1][key], key
+    history = [pd.read_csv(out / "history.tsv", sep="\t")[["d_loss", "g_loss"]] for out in (older_cpu, this_cpu)]
+    pd.testing.assert_frame_equal(*history, check_exact=True)
+
+    older_cpu, this_cpu = _isa_runs(tmp_path, corpus, "default")
+    assert json.loads((this_cpu / "metrics.json").read_text())["reproducible"] == "default"
+    assert any(a.tobytes() != b.tobytes() for a, b in zip(saved_weights(older_cpu / "generator.keras"), saved_weights(this_cpu / "generator.keras")))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow  # noqa: F401  (a hard dependency: a broken install fails here)
-from gan_settings import TINY, make_corpus
+from gan_settings import TINY, kill_and_resume, make_corpus, saved_weights
 
 from ganstyle.config import section
 from ganstyle.errors import UserError
@@ -31,11 +31,11 @@ def test_snapshot_steps_end_at_the_last_step():
     assert joint.critic_file(800) == "critic_step000800.keras"
 
 
-def _argv(tmp_path, corpora, cultures, name="run", **joint_overrides):
+def _argv(tmp_path, corpora, cultures, name="run", gan=(), **joint_overrides):
     out, checkpoints = tmp_path / name / "out", tmp_path / name / "ckpt"
     settings = {"steps": 6, "batch_size": 4, "snapshots": 2, "snapshot_every": 2, **joint_overrides}
     return out, checkpoints, [
-        "--settings", json.dumps({**TINY, "samples": 8}), "--joint", json.dumps(settings),
+        "--settings", json.dumps({**TINY, "samples": 8, **dict(gan)}), "--joint", json.dumps(settings),
         "--cultures", *cultures, "--corpora", *map(str, corpora), "--seed", "0",
         "--out", str(out), "--checkpoints", str(checkpoints), "--threads", "1", "--no-progress",
     ]  # fmt: skip
@@ -79,3 +79,19 @@ def test_train_joint_rejects_mismatched_or_single_cultures(tmp_path):
         joint.main(_argv(tmp_path, [corpus], ["a", "b"])[2])
     with pytest.raises(UserError, match="different shapes"):
         joint.main(_argv(tmp_path, [corpus, other_size], ["a", "b"])[2])
+
+
+@pytest.mark.slow  # two trainings side by side and a third: about 70 s of CPU
+def test_killed_joint_training_resumes_to_the_same_critics(tmp_path):
+    """SIGKILL after the first checkpoint, start again: the same critics and generator as a run never interrupted."""
+    cultures = ["dark", "light"]
+    corpora = [make_corpus(tmp_path / c / "images.npz", seed=k, tone=tone) for k, (c, tone) in enumerate(zip(cultures, (200, 250)))]
+    settings = {"steps": 160, "snapshot_every": 40, "gan": {"log_every": 20}}
+    straight_out, _, straight_argv = _argv(tmp_path, corpora, cultures, "straight", **settings)
+    killed_out, killed_ckpt, killed_argv = _argv(tmp_path, corpora, cultures, "killed", **settings)
+    kill_and_resume("train-joint", straight_argv, killed_argv, killed_ckpt, killed_out / "metrics.json")
+    for name in ("critic_step000120.keras", "critic_step000160.keras", "generator.keras"):
+        for a, b in zip(saved_weights(straight_out / name), saved_weights(killed_out / name), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    history = [pd.read_csv(out / "history.tsv", sep="\t")[["step", "d_loss", "g_loss"]] for out in (straight_out, killed_out)]
+    pd.testing.assert_frame_equal(*history)

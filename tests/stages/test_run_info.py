@@ -136,6 +136,7 @@ def test_the_stage_records_this_machine_and_the_trainings(tmp_path, monkeypatch)
     if commit.returncode == 0:
         assert info["code"]["commit"] == commit.stdout.strip() and info["code"]["tree"] in {"clean", "dirty"}
     assert info["config_sha256"] == run_info.config_hash(config)
+    assert info["reproducible"] == "default"
     versions = info["versions"]
     assert (versions["python"], versions["tensorflow"], versions["keras"], versions["numpy"]) == (
         platform.python_version(),

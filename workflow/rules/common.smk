@@ -12,6 +12,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from ganstyle.config import validate as validate_config
 from ganstyle.errors import UserError
+from ganstyle.models.devices import REPRODUCIBLE_ENV
 from ganstyle.stages.features import CRITIC_SPACES
 from ganstyle.figures import FAMILIES
 from ganstyle.io.files import CLUSTERING, GAN_RUN, JOINT_RUN, JUDGE, METADATA, SIMILARITY, STATS, TRANSLATOR_RUN
@@ -34,6 +35,10 @@ def _validate_config():
 
 
 _validate_config()
+
+# config reproducible reaches every job through the environment it inherits: the CLI applies it before
+# numpy and TensorFlow load (ganstyle.models.devices.apply_reproducible_mode)
+os.environ[REPRODUCIBLE_ENV] = config["reproducible"]
 
 # The culture list must be known here, when the DAG is built: from the registry, the metadata table, or
 # both (ganstyle.config.registry).  A table culture with fewer rows with images than ingest.min_images is
