@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -241,12 +242,15 @@ def test_an_edited_image_replans_only_its_cultures_chain(tiny_run, tmp_path):
 
 def test_the_report_builds(tiny_run, tmp_path):
     work, _, _ = tiny_run
-    report = tmp_path / "report.html"
+    report = tmp_path / "report.zip"  # a zip: the report carries the image map's folder
     snakemake(work, "--report", str(report))
-    text = report.read_text(errors="replace")
+    with zipfile.ZipFile(report) as archive:
+        names = archive.namelist()
+        text = archive.read(next(n for n in names if n.endswith("/report.html"))).decode(errors="replace")
     assert len(text) > 100_000
-    for entry in ("run_info.html", "run_info.json", "group_recovery.png", "group_recovery.tsv", "methods.md"):
-        assert entry in text, entry
+    for entry in ("run_info.html", "run_info.json", "group_recovery.png", "group_recovery.tsv", "methods.md", "index.html"):
+        assert entry in text or any(n.endswith(entry) for n in names), entry
+    assert any(n.endswith("map/index.html") for n in names)
 
 
 @pytest.mark.slow
@@ -360,8 +364,9 @@ def test_a_met_export_alone_runs_end_to_end(met_work, tmp_path):
     assert (results / "stats" / "summary.tsv").stat().st_size > 0
     assert (results / "figures" / "corpus" / "examples.png").stat().st_size > 0
     assert not (results / "figures" / "group_recovery.png").exists()  # no groups without a mapping: not asked for
-    snakemake(copy, "--report", "report.html")
-    assert "metadata_report.tsv" in (copy / "report.html").read_text(errors="replace")
+    snakemake(copy, "--report", "report.zip")
+    with zipfile.ZipFile(copy / "report.zip") as archive:
+        assert any(n.endswith("metadata_report.tsv") for n in archive.namelist())
     assert "Nothing to be done" in snakemake(copy, "-n")
 
 

@@ -35,6 +35,8 @@ def _validate_config():
 
 
 _validate_config()
+# the config as the user gave it (defaults filled), before null keys are resolved below: what run_info hashes
+USER_CONFIG = json.loads(json.dumps(config))
 
 # config reproducible reaches every job through the environment it inherits: the CLI applies it before
 # numpy and TensorFlow load (ganstyle.models.devices.apply_reproducible_mode)

@@ -17,8 +17,8 @@ rule run_info:
     conda:
         "../envs/ganstyle.yaml"
     params:
-        # the whole validated config: its hash is recorded, and a changed config writes the file again
-        config=json.dumps(config, sort_keys=True),
+        # the whole validated config as given: its hash is recorded, and a changed config writes the file again
+        config=json.dumps(USER_CONFIG, sort_keys=True),
     shell:
         "python -m ganstyle run-info --config-json {params.config:q} --training-metrics {input.training:q}"
         " --out-json {output.json:q} --out-html {output.html:q} > {log} 2>&1"
