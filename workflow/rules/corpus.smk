@@ -28,6 +28,8 @@ rule corpus:
         f"{LOGS}/corpus/{{culture}}.log",
     benchmark:
         f"{BENCHMARKS}/corpus/{{culture}}.tsv"
+    # seconds each, and every corpus gates the joint GAN, the longest chain: all of them first
+    priority: 40
     conda:
         "../envs/ganstyle.yaml"
     params:

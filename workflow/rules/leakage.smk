@@ -34,6 +34,8 @@ rule leakage_rows:
         f"{LOGS}/corpus/{{culture}}-{{digest}}.leakage.log",
     benchmark:
         f"{BENCHMARKS}/corpus/{{culture}}-{{digest}}.leakage.tsv"
+    # seconds each, and every corpus gates the joint GAN, the longest chain: all of them first
+    priority: 40
     conda:
         "../envs/ganstyle.yaml"
     shell:

@@ -14,7 +14,8 @@ rule train_translator:
         f"{LOGS}/transfer/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/transfer/seed{{seed}}.tsv"
-    priority: 10
+    # the joint GAN's chain (translator -> transfer distances -> similarity) is the longest: ahead of the per-culture GANs
+    priority: 25
     conda:
         "../envs/ganstyle.yaml"
     threads: 1
