@@ -205,15 +205,15 @@ def test_throughput_64px_grey():
 def demo_corpus_splits():
     """The bundled demo corpus as the default workflow sees it: ingested at config.yaml's settings, split."""
     from ganstyle.config import load_config
-    from ganstyle.config.registry import culture_source, load_registry
+    from ganstyle.config.registry import culture_source, load_study
     from ganstyle.stages.corpus import build_corpus
     from ganstyle.stages.ingest import ingest_culture
 
     config = load_config(REPO / "config.yaml")
-    registry = load_registry(REPO / config["cultures"], base=REPO)
+    study = load_study(REPO / config["cultures"], base=REPO)
     splits = {}
-    for culture in registry["culture"]:
-        images, manifest, _ = ingest_culture(culture_source(registry, culture, base=REPO), config["ingest"], progress=False)
+    for culture in study.registry["culture"]:
+        images, manifest, _ = ingest_culture(culture_source(study, culture), config["ingest"], progress=False)
         images, manifest, _ = build_corpus(images, manifest, {}, config["ingest"]["heldout_fraction"])
         splits[culture] = {split: images[(manifest["split"] == split).to_numpy()] for split in ("train", "heldout")}
     return splits
