@@ -7,7 +7,9 @@
 - :mod:`ganstyle.models.training`: runtime set-up, data order, EMA, checkpoints and the training loop.
 - :mod:`ganstyle.models.adversarial`: what the two-player tasks share (optimisers, augmentation stream, state names).
 - :mod:`ganstyle.models.gan`: recipes, the GAN training task (per culture, and class-conditional for the joint critic), sampling.
-- :mod:`ganstyle.models.cyclegan`: CycleGAN networks, losses, image pool and training task.
+- :mod:`ganstyle.models.translator`: the encoder that inverts the joint generator, and translation into every culture.
+- :mod:`ganstyle.models.judge`: the culture classifier of real images that judges generated ones.
+- :mod:`ganstyle.models.recipes`: the typed, frozen training recipes.
 
 Submodules are imported explicitly (``from ganstyle.models import networks``) so that
 importing the package does not import TensorFlow.

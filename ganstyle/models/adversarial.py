@@ -1,11 +1,10 @@
 """What the two-player training tasks share: one Adam per side, DiffAugment, and their state.
 
 The per-culture GAN and the joint critic (:class:`ganstyle.models.gan.GANTask`)
-and the CycleGAN (:class:`ganstyle.models.cyclegan.CycleGANTask`) each train a
-generator side against a discriminator side.  Both sides' optimisers, the
-augmentation stream and how their variables are named in checkpoints are
-the same for all of them and live here; each task keeps its own networks,
-loss and step.  TensorFlow is imported only inside functions, so that stages
+train a generator side against a discriminator side.  Both sides' optimisers,
+the augmentation stream and how their variables are named in checkpoints
+live here; each task keeps its own networks, loss and step (the translator,
+:mod:`ganstyle.models.translator`, uses the optimiser helpers too).  TensorFlow is imported only inside functions, so that stages
 can read :mod:`ganstyle.models.gan`'s recipes before they pick a GPU.
 """
 

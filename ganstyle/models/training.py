@@ -1,4 +1,4 @@
-"""Reusable training machinery for adversarial models (GAN, later CycleGAN).
+"""Reusable training machinery for the GANs, the joint critic and the translator.
 
 The loop knows nothing about GANs.  A model-specific *task* object provides
 
