@@ -44,26 +44,16 @@ def pooled_scale(*feature_sets: np.ndarray) -> np.ndarray:
     return np.where(std > 0, std, 1.0)
 
 
-def pixel_measures(source, translated, cycled, target, target_identity, n_boot: int, seed: int) -> dict:
-    """cycle_error, identity_error and effort_pixels, in grey levels, with bootstrap intervals."""
+def feature_measures(f_source, f_translated, f_target, scale, n_boot: int, seed: int, f_before=None) -> dict:
+    """effort_reference (from ``f_before``, default the source, to the translation), kid and kid_untranslated
+    from reference features."""
+    from ganstyle.metrics.distances import kid_bootstrap
+
+    before = f_source if f_before is None else f_before
     return {
-        "cycle_error": bootstrap_mean(grey_level_differences(source, cycled), n_boot, seed),
-        "identity_error": bootstrap_mean(grey_level_differences(target, target_identity), n_boot, seed),
-        "effort_pixels": bootstrap_mean(grey_level_differences(source, translated), n_boot, seed),
-    }
-
-
-def feature_measures(f_source, f_translated, f_target, scale, n_boot: int, seed: int) -> dict:
-    """effort_reference, kid and kid_untranslated from reference features."""
-    from ganstyle.metrics.distances import bootstrap, kid
-
-    def kid_fn(x, y):
-        return kid(x, y, seed=seed)
-
-    return {
-        "effort_reference": bootstrap_mean(reference_changes(f_source, f_translated, scale), n_boot, seed),
-        "kid": bootstrap(kid_fn, f_translated, f_target, n_boot=n_boot, seed=seed),
-        "kid_untranslated": bootstrap(kid_fn, f_source, f_target, n_boot=n_boot, seed=seed),
+        "effort_reference": bootstrap_mean(reference_changes(before, f_translated, scale), n_boot, seed),
+        "kid": kid_bootstrap(f_translated, f_target, n_boot=n_boot, seed=seed),
+        "kid_untranslated": kid_bootstrap(f_source, f_target, n_boot=n_boot, seed=seed),
     }
 
 

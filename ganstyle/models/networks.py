@@ -207,34 +207,6 @@ class ChannelStatistics(layers.Layer):
         return (input_shape[0], 2 * input_shape[-1])
 
 
-@keras.saving.register_keras_serializable(package="ganstyle")
-class SpaceToDepth(layers.Layer):
-    """(N, H, W, C) -> (N, H/2, W/2, 4C): every 2x2 block of pixels becomes 4 channels (lossless)."""
-
-    def call(self, inputs):
-        import tensorflow as tf
-
-        return tf.nn.space_to_depth(inputs, 2)
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        return (n, None if h is None else h // 2, None if w is None else w // 2, 4 * c)
-
-
-@keras.saving.register_keras_serializable(package="ganstyle")
-class DepthToSpace(layers.Layer):
-    """(N, H, W, 4C) -> (N, 2H, 2W, C): the inverse of :class:`SpaceToDepth` (a sub-pixel convolution's output)."""
-
-    def call(self, inputs):
-        import tensorflow as tf
-
-        return tf.nn.depth_to_space(inputs, 2)
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        return (n, None if h is None else 2 * h, None if w is None else 2 * w, c // 4)
-
-
 # ---------------------------------------------------------------- seed DCGAN
 
 
@@ -269,19 +241,13 @@ def seed_discriminator(resolution: int, channels: int, width: int = 64, max_widt
 # ---------------------------------------------------------------- default recipe
 
 
-def default_generator(
-    resolution: int, channels: int, latent_dim: int = 64, width: int = 32, max_width: int = 256, n_classes: int = 1, sub_pixel: bool = False
-) -> keras.Model:
+def default_generator(resolution: int, channels: int, latent_dim: int = 64, width: int = 32, max_width: int = 256, n_classes: int = 1) -> keras.Model:
     """DCGAN-style generator: Dense to 4x4, stride-2 transposed convolutions with
     batch norm and ReLU, a 3x3 convolution to the image, tanh.  With
     ``n_classes > 1`` its inputs are ``[noise, culture weights (N, n_classes)]`` (one-hot for one
-    culture), the culture entering as a learned embedding of the noise's size beside the noise.
-
-    ``sub_pixel``: the last hidden layer is at half the resolution and the 3x3 convolution makes
-    2x2 pixels per position (4 x channels, then :class:`DepthToSpace`; Shi et al. 2016), which
-    costs a quarter of a full-resolution layer and keeps every convolution at least ``width`` wide."""
+    culture), the culture entering as a learned embedding of the noise's size beside the noise."""
     n_up = num_upsamplings(resolution)
-    widths = _widths(width, max_width, n_up if sub_pixel else n_up + 1)  # 4x4 ... resolution (/2)
+    widths = _widths(width, max_width, n_up + 1)  # 4x4 ... resolution
     z = keras.Input((latent_dim,), name="noise")
     inputs, x = z, z
     if n_classes > 1:
@@ -296,9 +262,7 @@ def default_generator(
     for w in widths[1:]:
         x = layers.Conv2DTranspose(w, 4, strides=2, padding="same", use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
-    x = layers.Conv2D(4 * channels if sub_pixel else channels, 3, padding="same")(x)
-    if sub_pixel:
-        x = DepthToSpace()(x)
+    x = layers.Conv2D(channels, 3, padding="same")(x)
     image = layers.Activation("tanh", dtype="float32")(x)
     return keras.Model(inputs, image, name="generator")
 
@@ -312,21 +276,16 @@ def default_discriminator(
     minibatch_stddev: bool = False,
     n_classes: int = 1,
     spectral_embedding: bool = True,
-    sub_pixel: bool = False,
 ) -> keras.Model:
     """Spectrally normalised discriminator: a 3x3 stem, stride-2 4x4 convolutions
     with LeakyReLU down to 4x4 (the last one optionally also sees the minibatch
     standard deviation), global average pooling ``phi``, one logit ``psi(phi)``;
     with ``n_classes > 1`` plus the projection ``<e_y, phi>`` for every class y.
-    Features: channel means and standard deviations of every block.
-
-    ``sub_pixel``: the image enters as 2x2 pixel blocks (:class:`SpaceToDepth`, lossless), so the
-    stem works at half the resolution on 4 x channels, the mirror image of the sub-pixel generator."""
+    Features: channel means and standard deviations of every block."""
     n_down = num_upsamplings(resolution)
-    widths = _widths(width, max_width, n_down if sub_pixel else n_down + 1)[::-1]  # finest ... 4x4
+    widths = _widths(width, max_width, n_down + 1)[::-1]  # finest ... 4x4
     image = keras.Input((resolution, resolution, channels), name="image")
-    x = SpaceToDepth()(image) if sub_pixel else image
-    x = layers.LeakyReLU(0.2)(SpectralConv2D(widths[0], 3, padding="same", spectral_seed=seed)(x))
+    x = layers.LeakyReLU(0.2)(SpectralConv2D(widths[0], 3, padding="same", spectral_seed=seed)(image))
     statistics = [ChannelStatistics()(x)]
     for i, w in enumerate(widths[1:], start=1):
         if minibatch_stddev and i == len(widths) - 1:
@@ -385,7 +344,7 @@ def build_models(recipe, resolution: int, channels: int, n_classes: int = 1) -> 
         return seed_generator(resolution, channels, latent, gw, mw), seed_discriminator(resolution, channels, dw, mw)
     if arch == "default":
         return (
-            default_generator(resolution, channels, latent, gw, mw, n_classes, sub_pixel=recipe.sub_pixel),
+            default_generator(resolution, channels, latent, gw, mw, n_classes),
             default_discriminator(
                 resolution,
                 channels,
@@ -394,7 +353,6 @@ def build_models(recipe, resolution: int, channels: int, n_classes: int = 1) -> 
                 minibatch_stddev=recipe.minibatch_stddev,
                 n_classes=n_classes,
                 spectral_embedding=recipe.spectral_embedding,
-                sub_pixel=recipe.sub_pixel,
             ),
         )
     raise ValueError(f"unknown architecture {arch!r}; expected one of {ARCHITECTURES}")

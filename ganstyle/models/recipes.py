@@ -98,7 +98,6 @@ class GANRecipe:
     feature_head: float = 0.0
     feature_head_lr: float = 0.0
     spectral_embedding: bool = True
-    sub_pixel: bool = False
 
     # fields that do not change the trained weights: a checkpoint stays valid when they change
     # (``steps`` among them: raising it continues a finished run)

@@ -46,7 +46,7 @@ from ganstyle.config import add_settings_arguments, section
 from ganstyle.errors import UserError
 from ganstyle.io import files
 from ganstyle.io.files import TRANSLATOR_RUN
-from ganstyle.metrics.transfer import bootstrap_mean, critic_measures, grey_level_differences, pooled_scale, reference_changes
+from ganstyle.metrics.transfer import bootstrap_mean, critic_measures, feature_measures, grey_level_differences, pooled_scale
 from ganstyle.models.devices import single_threaded_blas
 
 log = logging.getLogger(__name__)
@@ -86,15 +86,12 @@ def direction_measures(
 
     ``logits``: the target critic's logits of (real target images, translated, untranslated source images).
     """
-    from ganstyle.metrics.distances import kid_bootstrap
-
     return {
         "cycle_error": bootstrap_mean(cycle_error, n_boot, seed),
         "reconstruction_error": bootstrap_mean(grey_level_differences(source_images, reconstructed), n_boot, seed),
         "effort_pixels": bootstrap_mean(grey_level_differences(reconstructed, translated), n_boot, seed),
-        "effort_reference": bootstrap_mean(reference_changes(f_reconstructed, f_translated, scale), n_boot, seed),
-        "kid": kid_bootstrap(f_translated, f_target, n_boot=n_boot, seed=seed),
-        "kid_untranslated": kid_bootstrap(f_source, f_target, n_boot=n_boot, seed=seed),
+        # the effort is measured from the reconstruction: what the translation changes beyond the round trip
+        **feature_measures(f_source, f_translated, f_target, scale, n_boot, seed, f_before=f_reconstructed),
         **critic_measures(*logits, n_boot=n_boot, seed=seed),
     }
 
