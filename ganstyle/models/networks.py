@@ -315,23 +315,27 @@ def class_embeddings(discriminator: keras.Model) -> np.ndarray | None:
     return np.asarray(kernel).T
 
 
+def layer_flops(layer) -> int:
+    """Floating-point operations of one image through ``layer``: 2 x its multiply-adds if it is a
+    convolution, transposed convolution or Dense layer (spectrally normalised or not), else 0."""
+    if isinstance(layer, layers.Conv2DTranspose):
+        _, h, w, cin = layer.input.shape
+        kh, kw = layer.kernel_size
+        return int(2 * h * w * kh * kw * cin * layer.filters)
+    if isinstance(layer, (layers.Conv2D, SpectralConv2D)):  # after Conv2DTranspose, a subclass
+        _, h, w, _ = layer.output.shape
+        kh, kw = layer.kernel_size
+        return int(2 * h * w * kh * kw * layer.input.shape[-1] * layer.filters)
+    if isinstance(layer, (layers.Dense, SpectralDense)):
+        return int(2 * layer.input.shape[-1] * layer.units)
+    return 0
+
+
 def forward_flops(model: keras.Model) -> int:
     """Floating-point operations of one image's forward pass, counted analytically:
     2 x multiply-adds of every convolution, transposed convolution and Dense
-    layer (element-wise ops, a few percent, are left out)."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2DTranspose):
-            _, h, w, cin = layer.input.shape
-            kh, kw = layer.kernel_size
-            total += 2 * h * w * kh * kw * cin * layer.filters
-        elif isinstance(layer, (layers.Conv2D, SpectralConv2D)):  # after Conv2DTranspose, a subclass
-            _, h, w, _ = layer.output.shape
-            kh, kw = layer.kernel_size
-            total += 2 * h * w * kh * kw * layer.input.shape[-1] * layer.filters
-        elif isinstance(layer, (layers.Dense, SpectralDense)):
-            total += 2 * layer.input.shape[-1] * layer.units
-    return int(total)
+    layer (:func:`layer_flops`; element-wise ops and batch norm, a few percent, are left out)."""
+    return sum(layer_flops(layer) for layer in model.layers)
 
 
 def build_models(recipe, resolution: int, channels: int, n_classes: int = 1) -> tuple[keras.Model, keras.Model]:

@@ -56,3 +56,11 @@ def test_translate_all_moves_every_image_into_every_culture():
     back = generator([encoder(tf.constant(translated[2] / 127.5 - 1, tf.float32), training=False), tf.one_hot(own, 3)], training=False).numpy()
     back_uint8 = np.clip(np.round((back + 1) * 127.5), 0, 255)
     np.testing.assert_allclose(cycle[2], np.abs(back_uint8 - images).mean(axis=(1, 2, 3)), atol=1.0)
+
+
+def test_forward_flops_counts_the_encoder_layer_by_layer():
+    encoder = build_encoder(32, 1, 64, width=16)
+    stem, down = 2 * 32 * 32 * 9 * 1 * 16, [2 * 16 * 16 * 16 * 16 * 32, 2 * 8 * 8 * 16 * 32 * 64, 2 * 4 * 4 * 16 * 64 * 128]
+    code = 2 * (4 * 4 * 128) * 64
+    assert [networks.layer_flops(layer) for layer in encoder.layers if networks.layer_flops(layer)] == [stem, *down, code]
+    assert networks.forward_flops(encoder) == stem + sum(down) + code  # batch norm and activations are not counted
