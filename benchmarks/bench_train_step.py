@@ -1,6 +1,6 @@
 """Throughput of the models ganstyle trains, against the DCGAN-tutorial loop and the matmul ceilings.
 
-    python benchmarks/bench_train_step.py [--config config.yaml] [--reps 7] [--rep-seconds 1.0] [--threads 2] [--quick]
+    python benchmarks/bench_train_step.py [--config config.yaml] [--reps 9] [--rep-seconds 1.0] [--threads 2] [--quick]
 
 One process, one run, five parts (about 6 minutes on 2 cores; ``--quick``: tiny models, 2 short
 repetitions, to check that the script runs, not to measure):
@@ -522,7 +522,7 @@ def ceilings_notes(report: Report, start: list[Bench], end: list[Bench]) -> list
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="config.yaml", help="the config whose model sizes to measure")
-    parser.add_argument("--reps", type=int, default=7, help="interleaved repetitions per part")
+    parser.add_argument("--reps", type=int, default=9, help="interleaved repetitions per part")
     parser.add_argument("--rep-seconds", type=float, default=1.0, help="about how long one repetition of one candidate runs")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads (0: leave TensorFlow's pools as they are)")
     parser.add_argument("--quick", action="store_true", help="tiny models, 2 short repetitions: checks that the script runs, measures nothing")
