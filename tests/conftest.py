@@ -9,7 +9,13 @@ import pytest
 # The files whose tests take longest (their module fixtures run whole workflows or draw every figure;
 # `pytest --durations`).  Handed out first, so that the workers finish together instead of one of them
 # starting the end-to-end run when the other has nothing left to do.
-LONGEST_FILES = ("tests/test_workflow.py", "tests/figures/test_figures.py", "tests/stages/test_gan.py", "tests/models/test_gan.py")
+LONGEST_FILES = (
+    "tests/test_workflow.py",
+    "tests/figures/test_figures.py",
+    "tests/stages/test_gan.py",
+    "tests/models/test_gan.py",
+    "tests/tools/test_bench_train_step.py",
+)
 
 
 @pytest.hookimpl(optionalhook=True)

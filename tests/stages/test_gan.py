@@ -127,18 +127,13 @@ def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
     # a finished run keeps its last checkpoint only
     assert [p.name for p in checkpoints.iterdir() if p.suffix == ".npz"] == ["ckpt-000000006.npz"]
 
-    # same seed, same weights (op determinism on CPU); a second run resumes nothing, it retrains
-    out2, _, argv2 = _train_argv(tmp_path, corpus, "again")
-    assert gan.main(argv2, stage="train-gan") == 0
-    for name in ("generator.keras", "discriminator.keras"):
-        for a, b in zip(saved_weights(out / name), saved_weights(out2 / name)):
-            np.testing.assert_array_equal(a, b)
     # another seed, other weights
     out3, _, argv3 = _train_argv(tmp_path, corpus, "seed1", seeds=("1",))
     assert gan.main(argv3, stage="train-gan") == 0
     assert any(not np.array_equal(a, b) for a, b in zip(saved_weights(out / "generator.keras"), saved_weights(out3 / "generator.keras")))
 
-    # both seeds in one process (one traced step, reset between seeds): the same weights as one run per seed
+    # both seeds in one process (one traced step, reset between seeds): the same weights as one run per seed,
+    # so also the same seed gives the same weights (op determinism on CPU) and a new output folder retrains
     out_both, _, argv_both = _train_argv(tmp_path, corpus, "both", seeds=("0", "1"))
     assert gan.main(argv_both, stage="train-gan") == 0
     for single, seed in ((out, "seed0"), (out3, "seed1")):
