@@ -11,7 +11,8 @@ repetitions, to check that the script runs, not to measure):
    and by ganstyle's step, both float32, and ganstyle's step at mixed bfloat16.
 3. The models the config trains, at its sizes: the per-culture GAN, the joint conditional GAN
    (one class per culture) and the translator (an encoder inverting the joint generator), each
-   at float32 and at mixed bfloat16.
+   at float32 and at mixed bfloat16; beside them the DCGAN tutorial's loop around the per-culture
+   GAN's networks (equal model size at the size the study trains, where per-step costs weigh most).
 4. Roofline of the per-culture GAN at the precision its config trains in (``mixed_precision:
    auto``: bf16 on a CPU with native bf16): achieved GFLOP/s at 1x, 2x, 4x, 8x the config batch,
    at 2x and 4x the config widths, and at 4x the widths with 8x the batch; beside it a single
@@ -439,12 +440,32 @@ def demo_part(args, demo: Demo, report: Report) -> Bench:
     )
     print(f"\n{title}", flush=True)
     benches = [built_under(p, lambda b=build, p=p: b(p)) for build in builders.values() for p in PRECISIONS]
+    tutorial = tutorial_bench(gan_recipe, res, ch)
     for bench in benches:
         print(f"  {bench.name} {short(bench.precision)}: {bench.flops_per_step / bench.images_per_step / 1e6:.1f} MFLOP per image-step", flush=True)
-    time_interleaved(benches, args.reps, args.rep_seconds)
+    time_interleaved([tutorial, *benches], args.reps, args.rep_seconds)
     notes = [speed_up(bf16, fp32, f"{fp32.name}, mixed bf16 over float32") for fp32, bf16 in zip(benches[::2], benches[1::2])]
-    report.add(title, benches, lambda: notes)
+    notes += [speed_up(b, tutorial, f"ganstyle step ({b.precision}) over the DCGAN tutorial loop, the config's per-culture GAN") for b in benches[:2]]
+    report.add(title, [tutorial, *benches], lambda: notes)
     return benches[PRECISIONS.index(demo.gan_precision)]
+
+
+def tutorial_bench(recipe, resolution: int, channels: int) -> Bench:
+    """The DCGAN tutorial's loop (float32) around the networks of ``recipe``: equal model size at the size the
+    study trains, where the per-step cost of a Python loop weighs most."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from ganstyle.models import networks
+    from ganstyle.models.pixels import to_float
+
+    batch = recipe.batch_size
+    generator, discriminator = networks.build_models(recipe, resolution, channels)
+    flops = batch * (3 * networks.forward_flops(generator) + 7 * networks.forward_flops(discriminator))
+    images = np.random.default_rng(0).integers(0, 256, (20 * batch, resolution, resolution, channels), dtype=np.uint8)
+    run = reference_trainer(tf, keras, generator, discriminator, to_float(images), batch, recipe.latent_dim)
+    return Bench("DCGAN tutorial loop, per-culture GAN", "float32", run, batch, flops)
 
 
 def roofline_part(args, demo: Demo, report: Report, config_gan: Bench) -> None:
