@@ -14,7 +14,6 @@ LONGEST_FILES = (
     "tests/figures/test_figures.py",
     "tests/stages/test_gan.py",
     "tests/models/test_gan.py",
-    "tests/tools/test_bench_train_step.py",
 )
 
 

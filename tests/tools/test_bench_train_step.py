@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEED_UP = re.compile(r"^speed-up: (\S+)x  (\S.*)$")
 
@@ -19,6 +21,7 @@ def _script(monkeypatch):
     return module
 
 
+@pytest.mark.slow  # about a minute of tracing; .ci/run runs it as a step of its own
 def test_quick_run_prints_finite_positive_speed_ups(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)  # the default --config config.yaml: the demo's
     assert _script(monkeypatch).main(["--quick", "--threads", "0"]) == 0
