@@ -52,6 +52,7 @@ TINY = {
     "similarity": {"n_components": 4, "n_boot": 5, "split_half_reps": 3, "probe_folds": 2},
     "stats": {"permutations": 19},
     "figures": {"formats": ["png"], "dpi": 72},
+    "map": {"layout": "tsne"},  # UMAP's just-in-time compilation costs more than the map; tests/stages/test_map.py runs UMAP
 }
 
 
