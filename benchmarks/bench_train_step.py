@@ -395,27 +395,18 @@ def ceilings_part(tf, reps: int, rep_seconds: float) -> list[Bench]:
 
 def equal_size_part(args, report: Report) -> None:
     """Part 2: the seed DCGAN, the tutorial loop against ganstyle's step."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
     from ganstyle.config import section
-    from ganstyle.models import networks
-    from ganstyle.models.pixels import to_float
     from ganstyle.models.recipes import GANRecipe
 
     resolution, width, batch = (32, 16, 16) if args.quick else (64, 64, 32)
     recipe = GANRecipe.from_section(section("gan", json.dumps({"architecture": "seed", "batch_size": batch, "g_width": width, "d_width": width})))
-    images = np.random.default_rng(0).integers(0, 256, (20 * batch, resolution, resolution, 1), dtype=np.uint8)
-    ref_g, ref_d = networks.build_models(recipe, resolution, 1)
-    step_flops = batch * (3 * networks.forward_flops(ref_g) + 7 * networks.forward_flops(ref_d))
+    reference = tutorial_bench(recipe, resolution, 1, "DCGAN tutorial loop")
+    ref_g, ref_d = reference.models
     title = (
         f"[2. equal model size] seed DCGAN {resolution}x{resolution}x1, width {width}, batch {batch}: G {ref_g.count_params():,} params, "
-        f"D {ref_d.count_params():,} params, {step_flops / 1e9:.2f} GFLOP per step"
+        f"D {ref_d.count_params():,} params, {reference.flops_per_step / 1e9:.2f} GFLOP per step"
     )
     print(f"\n{title}", flush=True)
-    run = reference_trainer(tf, keras, ref_g, ref_d, to_float(images), batch, recipe.latent_dim)
-    reference = Bench("DCGAN tutorial loop", "float32", run, batch, step_flops)
     ours = [built_under(p, lambda p=p: gan_bench(recipe, resolution, 1, 1, "ganstyle step, seed DCGAN", p)) for p in PRECISIONS]
     time_interleaved([reference, *ours], args.reps, args.rep_seconds)
     notes = [speed_up(b, reference, f"ganstyle step ({b.precision}) over the DCGAN tutorial loop, seed DCGAN") for b in ours]
@@ -440,7 +431,7 @@ def demo_part(args, demo: Demo, report: Report) -> Bench:
     )
     print(f"\n{title}", flush=True)
     benches = [built_under(p, lambda b=build, p=p: b(p)) for build in builders.values() for p in PRECISIONS]
-    tutorial = tutorial_bench(gan_recipe, res, ch)
+    tutorial = tutorial_bench(gan_recipe, res, ch, "DCGAN tutorial loop, per-culture GAN")
     for bench in benches:
         print(f"  {bench.name} {short(bench.precision)}: {bench.flops_per_step / bench.images_per_step / 1e6:.1f} MFLOP per image-step", flush=True)
     time_interleaved([tutorial, *benches], args.reps, args.rep_seconds)
@@ -450,9 +441,8 @@ def demo_part(args, demo: Demo, report: Report) -> Bench:
     return benches[PRECISIONS.index(demo.gan_precision)]
 
 
-def tutorial_bench(recipe, resolution: int, channels: int) -> Bench:
-    """The DCGAN tutorial's loop (float32) around the networks of ``recipe``: equal model size at the size the
-    study trains, where the per-step cost of a Python loop weighs most."""
+def tutorial_bench(recipe, resolution: int, channels: int, name: str) -> Bench:
+    """The DCGAN tutorial's loop (float32) around the networks of ``recipe``: the reference of equal model size."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -465,7 +455,7 @@ def tutorial_bench(recipe, resolution: int, channels: int) -> Bench:
     flops = batch * (3 * networks.forward_flops(generator) + 7 * networks.forward_flops(discriminator))
     images = np.random.default_rng(0).integers(0, 256, (20 * batch, resolution, resolution, channels), dtype=np.uint8)
     run = reference_trainer(tf, keras, generator, discriminator, to_float(images), batch, recipe.latent_dim)
-    return Bench("DCGAN tutorial loop, per-culture GAN", "float32", run, batch, flops)
+    return Bench(name, "float32", run, batch, flops, models=(generator, discriminator))
 
 
 def roofline_part(args, demo: Demo, report: Report, config_gan: Bench) -> None:
