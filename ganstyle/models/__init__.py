@@ -5,6 +5,7 @@
 - :mod:`ganstyle.models.losses`: GAN losses on raw logits.
 - :mod:`ganstyle.models.augment`: DiffAugment.
 - :mod:`ganstyle.models.training`: runtime set-up, data order, EMA, checkpoints and the training loop.
+- :mod:`ganstyle.models.tracing`: ``graph_function``, tf.function without AutoGraph (how every model is traced).
 - :mod:`ganstyle.models.adversarial`: what the two-player tasks share (optimisers, augmentation stream, state names).
 - :mod:`ganstyle.models.gan`: recipes, the GAN training task (per culture, and class-conditional for the joint critic), sampling.
 - :mod:`ganstyle.models.translator`: the encoder that inverts the joint generator, and translation into every culture.

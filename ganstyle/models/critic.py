@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ganstyle.errors import UserError
+from ganstyle.models.tracing import graph_function
 
 
 def load_model(path, what: str):
@@ -77,7 +78,7 @@ def _forward_function(model):
     forward = getattr(model, "_ganstyle_forward", None)
     if forward is None:
 
-        @tf.function(reduce_retracing=True)
+        @graph_function(reduce_retracing=True)
         def forward(batch):
             logits, features = model(to_float_tensor(batch), training=False)
             return tf.cast(features, tf.float32), tf.cast(logits, tf.float32)

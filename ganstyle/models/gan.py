@@ -17,6 +17,7 @@ import numpy as np
 from ganstyle.models.adversarial import AUGMENT_SEED_OFFSET, AdversarialTask, numbered
 from ganstyle.models.heads import LinearHead, quarter_turns
 from ganstyle.models.recipes import GANRecipe
+from ganstyle.models.tracing import graph_function
 
 # the rotation head: its own Adam's learning rate (the joint critic's feature-head value) and
 # the offset of its initial kernel's seed from the run's, apart from the networks' streams
@@ -88,7 +89,7 @@ class GANTask(AdversarialTask):
                 raise ValueError(f"gan.rotation_head needs gan.batch_size >= 4 (one image per quarter turn), not {self.batch_size}")
             self.rotation_head = LinearHead(n_features, 4, ROTATION_HEAD_LR, recipe, seed + ROTATION_SEED_OFFSET, "rotation_head", "rotation_optimizer")
         self.noise_rng = tf.random.Generator.from_seed(seed, alg="philox")
-        self._apply_updates = tf.function(self._updates, jit_compile=True)
+        self._apply_updates = graph_function(self._updates, jit_compile=True)
 
     def start_seed(self, seed: int, generator, discriminator) -> None:
         """Reset every variable to the start of a run of ``seed`` (``generator``, ``discriminator``:
@@ -244,7 +245,7 @@ def generate_images(generator, noise: np.ndarray, cultures: np.ndarray | None = 
 
     from ganstyle.models.pixels import to_uint8_tensor
 
-    @tf.function(reduce_retracing=True)
+    @graph_function(reduce_retracing=True)
     def forward(inputs):
         return to_uint8_tensor(tf.cast(generator(inputs, training=False), tf.float32))
 

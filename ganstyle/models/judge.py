@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ganstyle.models.tracing import graph_function
+
 
 @dataclass(frozen=True)
 class JudgeRecipe:
@@ -137,7 +139,7 @@ def judge_probabilities(model, images_uint8: np.ndarray, batch_size: int = 256) 
     if len(images_uint8) == 0:
         return np.zeros((0, n_classes), np.float32)
 
-    @tf.function(reduce_retracing=True)
+    @graph_function(reduce_retracing=True)
     def forward(batch):
         return tf.nn.softmax(tf.cast(model(to_float_tensor(batch), training=False), tf.float32))
 

@@ -49,6 +49,7 @@ import tensorflow as tf
 
 from ganstyle import io
 from ganstyle.errors import UserError
+from ganstyle.models.tracing import graph_function
 
 log = logging.getLogger(__name__)
 
@@ -333,10 +334,10 @@ def compile_runner(task: TrainingTask, jit_compile: bool = False):
     The step itself may be XLA-compiled; the loop around it is a graph
     ``while`` so there is no Python between steps.
     """
-    step_fn = tf.function(task.train_step, jit_compile=jit_compile)
+    step_fn = graph_function(task.train_step, jit_compile=jit_compile)
     sums: dict[str, tf.Variable] = {}
 
-    @tf.function
+    @graph_function
     def run(iterator, n):
         metrics = step_fn(next(iterator))
         if not sums:  # first trace: one accumulator per metric
@@ -344,11 +345,16 @@ def compile_runner(task: TrainingTask, jit_compile: bool = False):
                 sums[key] = tf.Variable(tf.zeros((), tf.float32), trainable=False, name=f"sum_{key}")
         for key, value in metrics.items():
             sums[key].assign(tf.cast(value, tf.float32))
-        for _ in tf.range(n - 1):
-            metrics = step_fn(next(iterator))
-            for key, value in metrics.items():
-                sums[key].assign_add(tf.cast(value, tf.float32))
-        return {key: total / tf.cast(n, tf.float32) for key, total in sums.items()}
+
+        def one_more_step(i):
+            # the accumulators are updated before the counter moves on, so the loop cannot run ahead of them
+            updates = [sums[key].assign_add(tf.cast(value, tf.float32)) for key, value in step_fn(next(iterator)).items()]
+            with tf.control_dependencies(updates):
+                return (i + 1,)
+
+        done = tf.while_loop(lambda i: i < n - 1, one_more_step, (tf.constant(0, n.dtype),))
+        with tf.control_dependencies(done):
+            return {key: total.read_value() / tf.cast(n, tf.float32) for key, total in sums.items()}
 
     return run
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ganstyle.models.adversarial import adam, numbered
+from ganstyle.models.tracing import graph_function
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def translate_all(encoder, generator, images_uint8: np.ndarray, source_culture: 
 
     from ganstyle.models.pixels import to_float_tensor, to_uint8_tensor
 
-    @tf.function(reduce_retracing=True)
+    @graph_function(reduce_retracing=True)
     def into(batch_uint8, target):
         code = encoder(to_float_tensor(batch_uint8), training=False)
         return to_uint8_tensor(tf.cast(generator([code, tf.one_hot(target, n_classes)], training=False), tf.float32))

@@ -100,6 +100,31 @@ class ToyTask:
         return {"loss": loss}
 
 
+class CountingTask:
+    """Each step adds one to a counter and reports the counter: n steps from 0 report 1 .. n."""
+
+    images_per_step = 1
+
+    def __init__(self):
+        self.count = tf.Variable(0.0)
+
+    def variables(self):
+        return {"count": self.count}
+
+    def train_step(self, batch):
+        return {"count": self.count.assign_add(1.0) + 0.0 * tf.cast(batch[0, 0, 0, 0], tf.float32)}
+
+
+def test_the_runner_takes_exactly_n_steps_and_returns_their_mean():
+    task = CountingTask()
+    run = training.compile_runner(task)
+    iterator = iter(tf.data.Dataset.from_tensors(np.zeros((1, 1, 1, 1), np.uint8)).repeat())
+    assert float(run(iterator, tf.constant(5, tf.int64))["count"]) == pytest.approx(3.0)  # mean of 1..5
+    assert float(task.count.numpy()) == 5.0
+    assert float(run(iterator, tf.constant(1, tf.int64))["count"]) == 6.0  # one step: its own value, same trace
+    assert float(task.count.numpy()) == 6.0
+
+
 def _run(tmp_path, total, seed=0, checkpoint_every=5, log_every=5, fingerprint="f"):
     task = ToyTask(seed)
     images = _numbered_images(10)
