@@ -3,10 +3,10 @@
 AutoGraph rewrites the source of every function a trace touches (the training step, the
 networks' ``call``, the losses, DiffAugment) into graph control flow before tracing it.  Our
 code has no tensor-dependent Python ``if`` or ``for`` (loops are ``tf.while_loop``, branches
-``tf.cond``), so that rewrite changes nothing but costs about 3 s of CPU per trace, which every
-training job and every traced inference function pays once.  Without AutoGraph a Python ``if`` or
-``for`` on a tensor raises at trace time instead of being converted, so a new one cannot slip in
-unnoticed.
+``tf.cond``), so that rewrite changes nothing, yet it cost each training process about 1 s
+(the rewrite is cached within a process, so every Snakemake job pays it once).  Without AutoGraph
+a Python ``if`` or ``for`` on a tensor raises at trace time instead of being converted, so a new
+one cannot slip in unnoticed.
 """
 
 from __future__ import annotations
