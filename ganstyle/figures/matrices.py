@@ -118,7 +118,8 @@ def _without_trial_draws():
     """seaborn 0.13's clustermap draws the whole figure after each of its five panels, only to rotate
     tick labels that overlap; ``plot_matrix`` sets every rotation itself and draws once to place the
     colour bar, so those draws were 5 of each heatmap's 8 (measured: the tiny test run's 25 heatmaps took
-    10.1 s -> 6.1 s, with byte-identical PNG and PDF files).  Patched for the one call; a seaborn without the helper fails here, loudly."""
+    10.1 s -> 6.1 s, with byte-identical PNG and PDF files).  Patched for the one call; a seaborn
+    without the helper fails here, loudly."""
     from unittest import mock
 
     with mock.patch("seaborn.matrix._draw_figure", lambda figure: None):

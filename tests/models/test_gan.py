@@ -127,7 +127,7 @@ def test_the_feature_head_learns_the_cultures_and_is_part_of_the_state():
     """Two cultures, dark and light images: the linear head on the critic's features learns to tell
     them apart (its own Adam), its weights and optimiser are checkpointed, and without it nothing is added."""
     task = _conditional_task(feature_head=1.0, feature_head_lr=0.01)
-    step = graph_function(task.train_step)  # traced, as the training runner does: 30 eager steps cost 4x more
+    step = graph_function(task.train_step)  # traced, as the training runner does: eagerly the test took twice as long
     rng = np.random.default_rng(0)
     images = np.concatenate([rng.integers(0, 80, (4, 32, 32, 1)), rng.integers(170, 256, (4, 32, 32, 1))]).astype(np.uint8)
     batch = (tf.constant(images), tf.constant(np.repeat([0, 1], 4).astype(np.int32)))
@@ -150,7 +150,7 @@ def _oriented_batch(n=8):
 
 def test_the_rotation_head_learns_quarter_turns_and_is_part_of_the_state():
     task = _task(rotation_head=1.0, batch_size=8, augment=[])
-    step = graph_function(task.train_step)  # traced, as the training runner does: 60 eager steps cost 4x more
+    step = graph_function(task.train_step)  # traced, as the training runner does: eagerly the test took twice as long
     batch = _oriented_batch()
     first = float(step(batch)["rotation_ce"])
     for _ in range(60):

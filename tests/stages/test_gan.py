@@ -105,7 +105,7 @@ def _train_argv(tmp_path, corpus, name, seeds=("0",), **overrides):
 
 
 def test_train_gan_end_to_end_on_a_tiny_corpus(tmp_path):
-    """One seed alone (seed 1, so that it is not the first of a run), then seeds 0 and 1 in one process."""
+    """Seed 1 alone, then seeds 0 and 1 in one process, where seed 1 comes second, after the reset."""
     corpus = make_corpus(tmp_path / "corpus" / "images.npz")
     out, checkpoints, argv = _train_argv(tmp_path, corpus, "run", seeds=("1",))
     assert gan.main(argv, stage="train-gan") == 0
