@@ -130,7 +130,7 @@ def train(cultures: list[str], corpora: list[Path], out: Path, settings: dict, t
 # ---------------------------------------------------------------- judge-score
 
 
-def _load_judge(path: Path, cultures: list[str]):
+def load_judge(path: Path, cultures: list[str]):
     from ganstyle.models.critic import load_model
 
     model = load_model(path, "judge")
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None, stage: str = "train-judge") -> int:
     from ganstyle.models import training
 
     training.configure_tensorflow(1, 0)
-    model = _load_judge(args.judge, cultures)
+    model = load_judge(args.judge, cultures)
     if args.kind == "gan_samples":
         keys = [(seed, culture) for culture in cultures for seed in args.seeds]
         if len(args.inputs) != len(keys):
