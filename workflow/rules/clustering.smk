@@ -32,6 +32,8 @@ rule cluster:
         f"{LOGS}/clustering/cluster.log",
     benchmark:
         f"{BENCHMARKS}/clustering/cluster.tsv"
+    # the end of the longest chain (similarity -> cluster -> stats): ahead of the figures
+    priority: 10
     conda:
         "../envs/ganstyle.yaml"
     params:

@@ -12,8 +12,9 @@ rule train_judge:
         f"{LOGS}/judge/train.log",
     benchmark:
         f"{BENCHMARKS}/judge/train.tsv"
-    # the judge gates nothing but its own scores: it can train while the GANs do
-    priority: 5
+    # it needs only the corpora: ahead of the per-culture GANs, so that it is done when they are and
+    # both translators (which wait for every GAN) can then run side by side
+    priority: 21
     conda:
         "../envs/ganstyle.yaml"
     threads: 1

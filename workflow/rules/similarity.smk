@@ -40,6 +40,8 @@ rule similarity:
         f"{LOGS}/similarity/similarity.log",
     benchmark:
         f"{BENCHMARKS}/similarity/similarity.tsv"
+    # the end of the longest chain (similarity -> cluster -> stats): ahead of the figures
+    priority: 10
     conda:
         "../envs/ganstyle.yaml"
     params:

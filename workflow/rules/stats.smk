@@ -59,6 +59,8 @@ rule stats:
         f"{LOGS}/stats/stats.log",
     benchmark:
         f"{BENCHMARKS}/stats/stats.tsv"
+    # the end of the longest chain (similarity -> cluster -> stats): ahead of the figures
+    priority: 10
     conda:
         "../envs/ganstyle.yaml"
     params:
