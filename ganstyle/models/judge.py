@@ -100,6 +100,7 @@ def train_judge(images: np.ndarray, labels: np.ndarray, n_classes: int, recipe: 
     import tensorflow as tf
 
     from ganstyle.models.pixels import to_float_tensor
+    from ganstyle.models.training import pipeline_options
 
     keras.utils.set_random_seed(recipe.seed)
     model = build_judge(images.shape[1], images.shape[3], n_classes, recipe.width, recipe.dropout)
@@ -111,8 +112,6 @@ def train_judge(images: np.ndarray, labels: np.ndarray, n_classes: int, recipe: 
         metrics=["accuracy"],
     )
     one_hot = np.eye(n_classes, dtype=np.float32)[labels]
-    options = tf.data.Options()
-    options.deterministic = True
     data = (
         tf.data.Dataset.from_tensor_slices((images, one_hot))
         .shuffle(len(images), seed=recipe.seed, reshuffle_each_iteration=True)
@@ -120,8 +119,8 @@ def train_judge(images: np.ndarray, labels: np.ndarray, n_classes: int, recipe: 
         .repeat()
         .enumerate()
         .map(lambda i, batch: (augment(to_float_tensor(batch[0]), recipe.shift, tf.stack([tf.constant(recipe.seed, tf.int64), i])), batch[1]))
-        .prefetch(tf.data.AUTOTUNE)
-        .with_options(options)
+        .prefetch(2)
+        .with_options(pipeline_options())
     )
     fitted = model.fit(data, epochs=recipe.epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=2 if progress else 0)
     history = pd.DataFrame(fitted.history)
