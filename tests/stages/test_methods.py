@@ -23,9 +23,9 @@ def demo_config():
 
 def test_numbers_come_from_the_config_and_run_info():
     config = demo_config()
-    config["gan"]["steps"], config["stats"]["permutations"] = 321, 4321
+    config["gan"]["steps"], config["gan"]["batch_size"], config["stats"]["permutations"] = 321, 48, 4321
     text = methods.methods_text(config, RUN_INFO, ["transfer_pixel_sym"])
-    assert "for 321 steps of 32 images" in text and "All tests used 4321 permutations" in text
+    assert "for 321 steps of 48 images" in text and "All tests used 4321 permutations" in text
     assert "32 x 32 pixels, grey" in text and "2 seed(s)" in text
     assert "commit abc123" in text and "AMD EPYC 9R14" in text and "gan: mixed_bfloat16" in text
     assert "penultimate" not in text and "multi-layer statistics" in text
