@@ -73,14 +73,20 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
+def judged_as(judge, images: np.ndarray, index: int) -> float:
+    """The share of ``images`` the judge classifies as culture ``index``."""
+    from ganstyle.models.judge import judge_probabilities
+
+    return float((judge_probabilities(judge, images).argmax(axis=1) == index).mean())
+
+
 def score(samples: np.ndarray, culture: str, cultures: list[str], judge, heldout_features: dict[str, np.ndarray], real_accuracy: float) -> dict:
     """The scores of one generator's samples (see the module docstring)."""
     from ganstyle.metrics.distances import kid
     from ganstyle.metrics.reference import reference_features
-    from ganstyle.models.judge import judge_probabilities
     from ganstyle.stages.judge import mean_pairwise_distance
 
-    judged = float((judge_probabilities(judge, samples).argmax(axis=1) == cultures.index(culture)).mean())
+    judged = judged_as(judge, samples, cultures.index(culture))
     features = reference_features(samples)
     kids = {other: float(kid(features, heldout_features[other])) for other in cultures}
     closest = nearest(kids)
@@ -112,7 +118,6 @@ def learning_curve(corpus_dir: Path, cultures: list[str], train: list[str], judg
     training.configure_tensorflow(threads, seeds[0], deterministic=recipe.deterministic)
     training.configure_precision(recipe.mixed_precision)
     from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
-    from ganstyle.models.judge import judge_probabilities
     from ganstyle.stages.judge import load_judge
 
     judge = load_judge(judge_path, cultures)
@@ -120,8 +125,7 @@ def learning_curve(corpus_dir: Path, cultures: list[str], train: list[str], judg
     heldout_features = {c: reference_features(images) for c, images in heldout.items()}
     rows = []
     for culture in train:
-        k = cultures.index(culture)
-        real_accuracy = float((judge_probabilities(judge, heldout[culture]).argmax(axis=1) == k).mean())
+        real_accuracy = judged_as(judge, heldout[culture], cultures.index(culture))
         images = load_splits(corpus_dir / culture / "images.npz", needs="a GAN", measures="its learning curve")[0]
         for seed in seeds:
             generator, discriminator = initial_models(recipe, images.shape[1], images.shape[3], seed)
