@@ -136,7 +136,7 @@ class GANTask(AdversarialTask):
     def train_step(self, batch):
         import tensorflow as tf
 
-        from ganstyle.models.losses import culture_cross_entropy, discriminator_loss, feature_matching, generator_loss, r1_penalty
+        from ganstyle.models.losses import culture_cross_entropy, discriminator_loss, feature_matching, generator_loss, mode_seeking, r1_penalty
         from ganstyle.models.pixels import to_float_tensor
 
         real_uint8, cultures = batch if self.conditional else (batch, None)
@@ -145,13 +145,19 @@ class GANTask(AdversarialTask):
         class_weight = float(self.recipe.classification)
         real = to_float_tensor(real_uint8)
         noise = self.noise_rng.normal([tf.shape(real)[0], self.latent_dim])
+        seeking = float(self.recipe.mode_seeking) if self.conditional else 0.0
+        fake_cultures = cultures
+        if seeking > 0:
+            # mode seeking compares pairs: the second half of the fakes repeats the first half's cultures
+            half = self.batch_size // 2
+            fake_cultures = tf.concat([cultures[:half], cultures[:half], cultures[2 * half :]], axis=0)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            inputs = [noise, tf.one_hot(cultures, self.n_classes)] if self.conditional else noise
+            inputs = [noise, tf.one_hot(fake_cultures, self.n_classes)] if self.conditional else noise
             fake = tf.cast(self.generator(inputs, training=True), tf.float32)
             # real and fake go through D separately: G's gradient then only flows
             # back through the fake half (a joint pass would also backpropagate
             # through the real half, ~10% more work)
-            fake_logits, fake_features, fake_all = self._logits_and_features(self.augment(fake), cultures)
+            fake_logits, fake_features, fake_all = self._logits_and_features(self.augment(fake), fake_cultures)
             real_augmented = self.augment(real)
             if r1_gamma > 0:
                 with tf.GradientTape() as r1_tape:
@@ -166,12 +172,16 @@ class GANTask(AdversarialTask):
             g_loss = generator_loss(kind, fake_logits)
             matching = feature_matching(tf.stop_gradient(real_features), fake_features)
             d_total, g_total = d_loss + 0.5 * r1_gamma * r1, g_loss + fm_weight * matching
+            seeking_loss = tf.constant(0.0)
+            if seeking > 0:
+                seeking_loss = mode_seeking(fake[:half], fake[half : 2 * half], noise[:half], noise[half : 2 * half])
+                g_total += seeking * seeking_loss
             real_ce = fake_ce = tf.constant(0.0)
             if self.conditional and class_weight > 0:
                 # auxiliary classifier (AC-GAN, Odena et al. 2017) on the projection logits: D names the
                 # culture of real images, G makes images D names as their culture (psi cancels in the softmax)
                 real_ce = culture_cross_entropy(cultures, real_all)
-                fake_ce = culture_cross_entropy(cultures, fake_all)
+                fake_ce = culture_cross_entropy(fake_cultures, fake_all)
                 d_total += class_weight * real_ce
                 g_total += class_weight * fake_ce
             head_ce = rotation_ce = tf.constant(0.0)
@@ -206,6 +216,7 @@ class GANTask(AdversarialTask):
             "r1": r1,
             "feature_matching": matching,
             **({"real_culture_ce": real_ce, "fake_culture_ce": fake_ce} if self.conditional else {}),
+            **({"mode_seeking": seeking_loss} if seeking > 0 else {}),
             **({"feature_head_ce": head_ce} if self.feature_head is not None else {}),
             **({"rotation_ce": rotation_ce} if self.rotation_head is not None else {}),
         }

@@ -52,3 +52,12 @@ def feature_matching(real_features, fake_features):
 def culture_cross_entropy(cultures, class_logits):
     """Mean cross-entropy of the culture indices under the softmax of (N, K) class logits."""
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=cultures, logits=class_logits))
+
+
+def mode_seeking(first_images, second_images, first_noise, second_noise):
+    """Mode seeking (Mao et al. 2019): how far apart two images of one culture from two noise draws
+    are, per unit of noise distance (mean absolute differences).  The generator minimises its
+    reciprocal, so it cannot answer different noise with one image per culture."""
+    images = tf.reduce_mean(tf.abs(first_images - second_images))
+    noise = tf.reduce_mean(tf.abs(first_noise - second_noise))
+    return 1.0 / (images / noise + 1e-5)

@@ -95,6 +95,7 @@ class GANRecipe:
     n_boot: int
     # the joint critic's objective terms; off for a per-culture GAN
     classification: float = 0.0
+    mode_seeking: float = 0.0
     feature_head: float = 0.0
     feature_head_lr: float = 0.0
     spectral_embedding: bool = True

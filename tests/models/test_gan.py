@@ -141,6 +141,21 @@ def test_the_feature_head_learns_the_cultures_and_is_part_of_the_state():
     assert plain.feature_head is None and "feature_head_ce" not in plain.train_step(batch)
 
 
+def test_mode_seeking_pairs_fakes_of_one_culture_and_spreads_them():
+    """With mode seeking the fakes' second half repeats the first half's cultures (so each pair shares
+    a culture); its term is reported and falls as G learns to answer different noise differently."""
+    task = _conditional_task(mode_seeking=1.0, batch_size=8)
+    step = graph_function(task.train_step)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 32, 32, 1)).astype(np.uint8)
+    batch = (tf.constant(images), tf.constant(np.array([0, 1, 1, 0, 1, 1, 1, 1], np.int32)))
+    first = float(step(batch)["mode_seeking"])
+    for _ in range(20):
+        last = float(step(batch)["mode_seeking"])
+    assert last < first
+    assert "mode_seeking" not in _conditional_task(batch_size=8).train_step(batch)
+
+
 def _oriented_batch(n=8):
     """Images with ink in their top half only: a quarter turn is visible in them."""
     images = np.full((n, 32, 32, 1), 255, np.uint8)

@@ -72,3 +72,11 @@ def test_feature_matching_is_the_mean_squared_difference_of_batch_means():
     expected = np.mean((real.mean(0) - fake.mean(0)) ** 2)  # ((2-0)^2 + (3-2)^2) / 2
     assert _value(losses.feature_matching(tf.constant(real, tf.float32), tf.constant(fake, tf.float32))) == pytest.approx(expected)
     assert _value(losses.feature_matching(tf.constant(real, tf.float32), tf.constant(real[::-1], tf.float32))) == 0.0
+
+
+def test_mode_seeking_is_the_reciprocal_of_image_distance_per_noise_distance():
+    first, second = tf.zeros((2, 4, 4, 1)), tf.fill((2, 4, 4, 1), 0.5)
+    z1, z2 = tf.zeros((2, 8)), tf.fill((2, 8), 2.0)
+    np.testing.assert_allclose(_value(losses.mode_seeking(first, second, z1, z2)), 1.0 / (0.5 / 2.0 + 1e-5), rtol=1e-6)
+    # one image whatever the noise (a collapsed generator) costs the most
+    assert _value(losses.mode_seeking(first, first, z1, z2)) > 1e4 > _value(losses.mode_seeking(first, second, z1, z2))
