@@ -207,6 +207,24 @@ class ChannelStatistics(layers.Layer):
         return (input_shape[0], 2 * input_shape[-1])
 
 
+@keras.saving.register_keras_serializable(package="ganstyle")
+class PriorShell(keras.layers.Layer):
+    """Codes scaled onto the sphere of radius sqrt(d), where nearly all of G's Gaussian noise lies.
+
+    Left free, an encoder that reconstructs real images drifts to codes far outside the noise G was
+    trained on (norms of ~28 where the noise has ~8), and there G reads the culture it is asked for
+    less: more translations keep their source culture.  On the shell a code is one G knows.
+    """
+
+    def call(self, codes):
+        codes = ops.cast(codes, "float32")
+        norm = ops.sqrt(ops.maximum(ops.sum(ops.square(codes), axis=-1, keepdims=True), 1e-12))
+        return codes * (float(codes.shape[-1]) ** 0.5 / norm)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 # ---------------------------------------------------------------- seed DCGAN
 
 

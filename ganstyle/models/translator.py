@@ -40,6 +40,7 @@ class TranslatorRecipe:
     jit_compile: bool
     mixed_precision: str | bool
     deterministic: bool
+    codes_on_prior: bool = True
     beta1: float = 0.5
     beta2: float = 0.999
 
@@ -59,13 +60,14 @@ class TranslatorRecipe:
         return digest.hexdigest()[:32]
 
 
-def build_encoder(resolution: int, channels: int, latent_dim: int, width: int):
+def build_encoder(resolution: int, channels: int, latent_dim: int, width: int, codes_on_prior: bool = True):
     """(N, R, R, C) images in [-1, 1] -> (N, latent_dim) codes: strided convolutions with batch
-    norm down to 4x4, flattened (the code must keep where things are), one linear layer."""
+    norm down to 4x4, flattened (the code must keep where things are), one linear layer; with
+    ``codes_on_prior`` the codes are put on the noise prior's shell (:class:`PriorShell`)."""
     import keras
     from keras import layers
 
-    from ganstyle.models.networks import num_upsamplings
+    from ganstyle.models.networks import PriorShell, num_upsamplings
 
     image = keras.Input((resolution, resolution, channels), name="image")
     x = layers.LeakyReLU(0.2)(layers.Conv2D(width, 3, padding="same")(image))
@@ -73,6 +75,8 @@ def build_encoder(resolution: int, channels: int, latent_dim: int, width: int):
         x = layers.Conv2D(min(width * 2 ** (i + 1), 256), 4, strides=2, padding="same", use_bias=False)(x)
         x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
     code = layers.Dense(latent_dim, dtype="float32", name="code")(layers.Flatten()(x))
+    if codes_on_prior:
+        code = PriorShell(dtype="float32", name="code_on_prior")(code)
     return keras.Model(image, code, name="encoder")
 
 

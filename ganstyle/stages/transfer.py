@@ -167,7 +167,7 @@ def train_translator(
     import keras
 
     keras.utils.set_random_seed(seed)
-    encoder = build_encoder(resolution, channels, latent_dim, recipe.width)
+    encoder = build_encoder(resolution, channels, latent_dim, recipe.width, recipe.codes_on_prior)
     task = TranslatorTask(encoder, generator, recipe, len(cultures), seed)
     fingerprint = recipe.fingerprint(cultures, seed, Path(generator_path).read_bytes(), np.ascontiguousarray(train_images).tobytes(), labels.tobytes())
     checkpointer = training.Checkpointer(checkpoints, task.variables(), fingerprint)

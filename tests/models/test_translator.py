@@ -64,3 +64,15 @@ def test_forward_flops_counts_the_encoder_layer_by_layer():
     code = 2 * (4 * 4 * 128) * 64
     assert [networks.layer_flops(layer) for layer in encoder.layers if networks.layer_flops(layer)] == [stem, *down, code]
     assert networks.forward_flops(encoder) == stem + sum(down) + code  # batch norm and activations are not counted
+
+
+def test_codes_on_the_prior_shell_have_the_noise_norm_and_survive_saving(tmp_path):
+    images = tf.constant(np.random.default_rng(2).uniform(-1, 1, (6, 32, 32, 1)), tf.float32)
+    on_shell = build_encoder(32, 1, 16, 4, codes_on_prior=True)
+    norms = np.linalg.norm(on_shell(images, training=False).numpy(), axis=1)
+    np.testing.assert_allclose(norms, 4.0, rtol=1e-5)  # sqrt(16): where N(0, I_16) noise lies
+    free = build_encoder(32, 1, 16, 4, codes_on_prior=False)
+    assert "code_on_prior" not in [layer.name for layer in free.layers]
+    on_shell.save(tmp_path / "encoder.keras")
+    loaded = keras.models.load_model(tmp_path / "encoder.keras", compile=False)
+    np.testing.assert_allclose(loaded(images, training=False).numpy(), on_shell(images, training=False).numpy(), rtol=1e-6)
