@@ -32,6 +32,7 @@ REFERENCES: dict[str, str] = {
     "zhao2020": "Zhao, S., Liu, Z., Lin, J., Zhu, J.-Y., Han, S. (2020). Differentiable augmentation for data-efficient GAN training. NeurIPS.",
     "miyato_koyama2018": "Miyato, T., Koyama, M. (2018). cGANs with projection discriminator. ICLR.",
     "odena2017": "Odena, A., Olah, C., Shlens, J. (2017). Conditional image synthesis with auxiliary classifier GANs. ICML.",
+    "mao2019": "Mao, Q., Lee, H.-Y., Tseng, H.-Y., Ma, S., Yang, M.-H. (2019). Mode seeking generative adversarial networks for diverse image synthesis. CVPR.",
     "binkowski2018": "Bińkowski, M., Sutherland, D. J., Arbel, M., Gretton, A. (2018). Demystifying MMD GANs. ICLR.",
     "heusel2017": "Heusel, M., Ramsauer, H., Unterthiner, T., Nessler, B., Hochreiter, S. (2017). GANs trained by a two time-scale update rule converge to a local Nash equilibrium. NeurIPS.",
     "walther2016": "Walther, A., Nili, H., Ejaz, N., Alink, A., Kriegeskorte, N., Diedrichsen, J. (2016). Reliability of dissimilarity measures for multi-voxel pattern analysis. NeuroImage 137, 188-200.",
@@ -126,7 +127,9 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
             f"A *joint critic* was trained per seed: one class-conditional GAN over all cultures with a projection discriminator "
             f"{cite('miyato_koyama2018')}, {jr.loss} loss, an auxiliary culture classifier on the projection logits (weight "
             f"{joint['classification']:g}) {cite('odena2017')} and a linear culture classifier on the critic's features (weight "
-            f"{joint['feature_head']:g}), {joint['steps']} steps of {joint['batch_size']} images, widths G {jr.g_width} / D {jr.d_width}; its "
+            f"{joint['feature_head']:g}), "
+            + (f"a mode-seeking term for the generator (weight {jr.mode_seeking:g}) {cite('mao2019')}, " if jr.mode_seeking > 0 else "")
+            + f"{joint['steps']} steps of {joint['batch_size']} images, widths G {jr.g_width} / D {jr.d_width}; its "
             f"critic was exported at the last {joint['snapshots']} checkpoints ({joint['snapshot_every']} steps apart) and distances were "
             "averaged over them. Its logit conditioned on each culture gives the *cross-conditional score*: how much lower culture a's "
             "images score conditioned on b than on a.",
@@ -141,8 +144,9 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
     ]
     if joint["enabled"] and config["transfer"]["enabled"]:
         parts += [
-            f"*Transfer*: for each joint-GAN seed an encoder was trained for {config['transfer']['steps']} steps to invert its generator; "
-            "an image translated into culture b is the generator's output for its code with b's class input, and how far an image must "
+            f"*Transfer*: for each joint-GAN seed an encoder was trained for {config['transfer']['steps']} steps to invert its generator"
+            + (", its codes scaled onto the sphere where the generator's Gaussian noise lies" if config["transfer"]["codes_on_prior"] else "")
+            + "; an image translated into culture b is the generator's output for its code with b's class input, and how far an image must "
             "move, and how well it then passes, gives transfer measures for every ordered pair of cultures.",
             "",
         ]
