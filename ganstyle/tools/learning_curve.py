@@ -13,6 +13,12 @@ generator (its EMA, as the stage saves it) as the workflow does:
 - ``diversity``: the samples' mean pairwise distance in the reference features over that of the
   culture's held-out images.
 
+With ``--joint`` it trains the joint conditional GAN of all ``--cultures`` instead (the ``gan``
+section with the ``joint`` section on top, as ``train-joint``), once per seed, and scores its samples
+of each culture the same way (one row per culture; their mean ratio is ``judge-score --kind
+joint_samples``'s).  With ``--groups`` it also reports the cross-conditional score's within-vs-across-group
+AUC (``cross_conditional_auc``) from the critic of that step alone.
+
 Nothing of the workflow is written: one TSV (``--out``), written atomically.  Run it on the
 development corpus only.
 """
@@ -45,6 +51,7 @@ COLUMNS = [
     "nearest_culture",
     "own_is_nearest",
     "diversity",
+    "cross_conditional_auc",
 ]
 
 
@@ -60,17 +67,23 @@ def nearest(kids: dict[str, float]) -> str:
     return min(kids, key=kids.get)
 
 
-def summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per step count: mean judge ratio, how many GANs are nearest their own culture, mean diversity."""
-    grouped = table.groupby("steps", sort=True)
-    return pd.DataFrame(
+def summary(table: pd.DataFrame, joint: bool = False) -> pd.DataFrame:
+    """Per step count: mean judge ratio, how many generators are nearest their own culture, mean diversity.
+    A joint curve (``joint``) per seed and step count, over the cultures of its one generator, with
+    the cross-conditional AUC."""
+    keys = ["seed", "steps"] if joint else ["steps"]
+    grouped = table.groupby(keys, sort=True)
+    result = pd.DataFrame(
         {
             "gans": grouped.size(),
             "mean_ratio": grouped["ratio"].mean(),
             "own_is_nearest": grouped["own_is_nearest"].sum(),
             "mean_diversity": grouped["diversity"].mean(),
         }
-    ).reset_index()
+    )
+    if joint:
+        result["cross_conditional_auc"] = grouped["cross_conditional_auc"].first()
+    return result.reset_index()
 
 
 def judged_as(judge, images: np.ndarray, index: int) -> float:
@@ -100,63 +113,114 @@ def score(samples: np.ndarray, culture: str, cultures: list[str], judge, heldout
     }
 
 
-def _continuing(images: np.ndarray, batch_size: int, seed: int, done: int):
+def _continuing(images: np.ndarray, batch_size: int, seed: int, done: int, labels: np.ndarray | None = None):
     """make_dataset for ``train`` from step ``done`` on: the batches an uninterrupted run sees there."""
     from ganstyle.models import training
 
-    return lambda start, end: training.step_batches(images, batch_size, seed, done + start, done + end)
+    return lambda start, end: training.step_batches(images, batch_size, seed, done + start, done + end, labels=labels)
+
+
+def _along_one_run(task, images, recipe, seed, at, labels=None):
+    """Train ``task`` through each step count of ``at`` in turn; yields (steps, training seconds so far)."""
+    from ganstyle.models import training
+
+    runner = training.compile_runner(task, recipe.jit_compile)
+    done, seconds = 0, 0.0
+    for steps in at:
+        started = time.perf_counter()
+        training.train(
+            task,
+            _continuing(images, recipe.batch_size, seed, done, labels),
+            steps - done,
+            log_every=min(recipe.log_every, steps - done),
+            progress=False,
+            runner=runner,
+        )
+        seconds += time.perf_counter() - started
+        done = steps
+        yield steps, round(seconds, 1)
+
+
+class _Scoring:
+    """What every curve scores against: the judge, each culture's held-out images and their reference features."""
+
+    def __init__(self, corpus_dir: Path, cultures: list[str], judge_path: Path, recipe, seed: int, threads):
+        from ganstyle.metrics.reference import reference_features
+        from ganstyle.models import training
+        from ganstyle.stages.corpus import load_corpus
+
+        training.configure_tensorflow(threads, seed, deterministic=recipe.deterministic)
+        training.configure_precision(recipe.mixed_precision)
+        from ganstyle.stages.judge import load_judge
+
+        self.cultures = cultures
+        self.judge = load_judge(judge_path, cultures)
+        self.heldout = {c: load_corpus(corpus_dir / c / "images.npz", split="heldout")[0] for c in cultures}
+        self.features = {c: reference_features(images) for c, images in self.heldout.items()}
+        self.real_accuracy = {c: judged_as(self.judge, self.heldout[c], k) for k, c in enumerate(cultures)}
+
+    def row(self, samples: np.ndarray, culture: str, seed: int, steps: int, images: int, train_s: float) -> dict:
+        row = {"culture": culture, "seed": seed, "steps": steps, "images": images, "train_s": train_s}
+        row.update(score(samples, culture, self.cultures, self.judge, self.features, self.real_accuracy[culture]))
+        log.info(
+            "%s seed %d, %d steps: judge ratio %.2f, nearest %s, diversity %.2f", culture, seed, steps, row["ratio"], row["nearest_culture"], row["diversity"]
+        )
+        return row
 
 
 def learning_curve(corpus_dir: Path, cultures: list[str], train: list[str], judge_path: Path, recipe, seeds: list[int], at: list[int], threads) -> pd.DataFrame:
-    from ganstyle.metrics.reference import reference_features
-    from ganstyle.models import training
-    from ganstyle.stages.corpus import load_corpus, load_splits
+    from ganstyle.stages.corpus import load_splits
 
     unknown = sorted(set(train) - set(cultures))
     if unknown:
         raise UserError(f"--train: {', '.join(unknown)} not in --cultures")
-    training.configure_tensorflow(threads, seeds[0], deterministic=recipe.deterministic)
-    training.configure_precision(recipe.mixed_precision)
+    scoring = _Scoring(corpus_dir, cultures, judge_path, recipe, seeds[0], threads)
     from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
-    from ganstyle.stages.judge import load_judge
 
-    judge = load_judge(judge_path, cultures)
-    heldout = {c: load_corpus(corpus_dir / c / "images.npz", split="heldout")[0] for c in cultures}
-    heldout_features = {c: reference_features(images) for c, images in heldout.items()}
     rows = []
     for culture in train:
-        real_accuracy = judged_as(judge, heldout[culture], cultures.index(culture))
         images = load_splits(corpus_dir / culture / "images.npz", needs="a GAN", measures="its learning curve")[0]
         for seed in seeds:
-            generator, discriminator = initial_models(recipe, images.shape[1], images.shape[3], seed)
-            task = GANTask(generator, discriminator, recipe, seed)
-            runner = training.compile_runner(task, recipe.jit_compile)
-            done, seconds = 0, 0.0
-            for steps in at:
-                started = time.perf_counter()
-                training.train(
-                    task,
-                    _continuing(images, recipe.batch_size, seed, done),
-                    steps - done,
-                    log_every=min(recipe.log_every, steps - done),
-                    progress=False,
-                    runner=runner,
-                )
-                seconds += time.perf_counter() - started
-                done = steps
+            task = GANTask(*initial_models(recipe, images.shape[1], images.shape[3], seed), recipe, seed)
+            for steps, seconds in _along_one_run(task, images, recipe, seed, at):
                 samples = generate_images(task.ema_generator, fixed_noise(recipe.samples, task.latent_dim, seed))
-                row = {"culture": culture, "seed": seed, "steps": steps, "images": steps * recipe.batch_size, "train_s": round(seconds, 1)}
-                row.update(score(samples, culture, cultures, judge, heldout_features, real_accuracy))
-                log.info(
-                    "%s seed %d, %d steps: judge ratio %.2f, nearest %s, diversity %.2f",
-                    culture,
-                    seed,
-                    steps,
-                    row["ratio"],
-                    row["nearest_culture"],
-                    row["diversity"],
-                )
-                rows.append(row)
+                rows.append(scoring.row(samples, culture, seed, steps, steps * recipe.batch_size, seconds))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def joint_learning_curve(
+    corpus_dir: Path, cultures: list[str], judge_path: Path, recipe, seeds: list[int], at: list[int], threads, per_culture: int, groups: list[str] | None
+) -> pd.DataFrame:
+    """The joint GAN of all ``cultures``, once per seed, scored per culture at every step count of ``at``."""
+    from ganstyle.stages.corpus import load_cultures
+
+    if groups is not None and len(groups) != len(cultures):
+        raise UserError(f"--groups lists {len(groups)} groups but --cultures {len(cultures)} cultures (one group per culture, same order)")
+    scoring = _Scoring(corpus_dir, cultures, judge_path, recipe, seeds[0], threads)
+    from ganstyle.metrics.critics import cross_conditional
+    from ganstyle.metrics.groups import within_across_auc
+    from ganstyle.models.critic import critic_outputs
+    from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
+
+    corpora = [corpus_dir / c / "images.npz" for c in cultures]
+    images, labels, _ = load_cultures(cultures, corpora, needs="the joint GAN", measures="its learning curve")
+    heldout = np.concatenate([scoring.heldout[c] for c in cultures])
+    ends = np.cumsum([len(scoring.heldout[c]) for c in cultures])
+    heldout_sets = [np.arange(end - len(scoring.heldout[c]), end) for c, end in zip(cultures, ends)]
+    sample_labels = np.repeat(np.arange(len(cultures), dtype=np.int32), per_culture)
+    rows = []
+    for seed in seeds:
+        task = GANTask(*initial_models(recipe, images.shape[1], images.shape[3], seed, n_classes=len(cultures)), recipe, seed)
+        noise = fixed_noise(len(sample_labels), task.latent_dim, seed)
+        for steps, seconds in _along_one_run(task, images, recipe, seed, at, labels):
+            samples = generate_images(task.ema_generator, noise, sample_labels)
+            auc = np.nan
+            if groups is not None:
+                logits = critic_outputs(task.discriminator, heldout)[1]
+                auc = within_across_auc(cross_conditional(logits, heldout_sets), groups)
+            for k, culture in enumerate(cultures):
+                row = scoring.row(samples[sample_labels == k], culture, seed, steps, steps * recipe.batch_size, seconds)
+                rows.append({**row, "cross_conditional_auc": auc})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -171,13 +235,23 @@ def main(argv: list[str] | None = None, stage: str = "learning-curve") -> int:
     parser.add_argument("--seeds", type=int, nargs="+", help="GAN seeds (default: the gan section's)")
     parser.add_argument("--out", type=Path, required=True, help="the curve as TSV")
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads")
+    parser.add_argument("--joint", action="store_true", help="train the joint conditional GAN of all --cultures instead of per-culture GANs")
+    parser.add_argument("--joint-settings", help="--joint: the 'joint' config section as JSON (default: from --config, as the 'gan' section)")
+    parser.add_argument("--samples", type=int, help="--joint: samples scored per culture (default: joint's samples split over the cultures, as train-joint)")
+    parser.add_argument("--groups", nargs="+", help="--joint: each culture's group, in --cultures order: adds the cross-conditional AUC")
     args = parser.parse_args(argv)
-    from ganstyle.models.recipes import GANRecipe
+    from ganstyle.models.recipes import GANRecipe, JointRecipe
 
     settings = section("gan", args.settings, args.config_path)
-    recipe = GANRecipe.from_section(settings)
     seeds = args.seeds if args.seeds else list(settings["seeds"])
-    table = learning_curve(args.corpus_dir, args.cultures, args.train or args.cultures, args.judge, recipe, seeds, checked_budgets(args.at), args.threads)
+    at = checked_budgets(args.at)
+    if args.joint:
+        recipe = JointRecipe.from_sections(settings, section("joint", args.joint_settings, args.config_path))
+        per_culture = args.samples or max(recipe.samples // len(args.cultures), 1)
+        table = joint_learning_curve(args.corpus_dir, args.cultures, args.judge, recipe, seeds, at, args.threads, per_culture, args.groups)
+    else:
+        recipe = GANRecipe.from_section(settings)
+        table = learning_curve(args.corpus_dir, args.cultures, args.train or args.cultures, args.judge, recipe, seeds, at, args.threads)
     io.write_tsv(args.out, table)
-    log.info("learning curve, %s:\n%s", args.out, summary(table).to_string(index=False))
+    log.info("learning curve, %s:\n%s", args.out, summary(table, args.joint).to_string(index=False))
     return 0
