@@ -288,7 +288,7 @@ def plot_translations(table: pd.DataFrame, translations: Translations, display: 
     images = list(dict.fromkeys(zip(table["source"], table["row"])))
     culture_index = {c: i for i, c in enumerate(translations.cultures)}
     width = style.DOUBLE_COLUMN
-    left, top, gap = 0.8, 0.55, 0.03
+    left, top, gap = 0.8, 0.95, 0.03  # top: the rotated culture names, below the title
     cell = (width - left - 0.05) / (len(targets) + 1) - gap
     height = top + len(images) * (cell + gap) + 0.05
     fig = plt.figure(figsize=(width, min(style.MAX_HEIGHT, height)))
