@@ -18,7 +18,10 @@ TOOLS: dict[str, tuple[str, str]] = {
     "render-scripts": ("ganstyle.tools.render_scripts", "render text patches of writing systems from a font folder (the demo corpus)"),
     "compare-runs": ("ganstyle.tools.compare_runs", "group recovery of several finished runs side by side (corpora, recipes)"),
     "benchmark-summary": ("ganstyle.tools.benchmark_summary", "per-job and per-stage seconds from the rules' benchmark files"),
-    "learning-curve": ("ganstyle.tools.learning_curve", "judge and sanity of per-culture GANs, or of the joint GAN, at several step counts of one run (recipe search)"),
+    "learning-curve": (
+        "ganstyle.tools.learning_curve",
+        "judge and sanity of per-culture GANs, or of the joint GAN, at several step counts of one run (recipe search)",
+    ),
 }
 # stage name -> (module, one-line description)
 STAGES: dict[str, tuple[str, str]] = {
