@@ -246,6 +246,13 @@ def fixed_noise(count: int, latent_dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 7919]).standard_normal((count, latent_dim)).astype(np.float32)
 
 
+def culture_noise(per_culture: int, n_cultures: int, latent_dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A conditional generator's reproducible sample plan: ``(noise, culture indices)``, ``per_culture``
+    draws for each culture, culture after culture."""
+    labels = np.repeat(np.arange(n_cultures, dtype=np.int32), per_culture)
+    return fixed_noise(len(labels), latent_dim, seed), labels
+
+
 def generate_images(generator, noise: np.ndarray, cultures: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
     """uint8 NHWC images from ``noise`` (inference mode: BN uses its running statistics).
 

@@ -137,6 +137,10 @@ class JointRecipe(GANRecipe):
 
     NOT_TRAINING = (*GANRecipe.NOT_TRAINING, "snapshots", "snapshot_every")
 
+    def samples_per_culture(self, n_cultures: int) -> int:
+        """How many of ``samples`` the joint generator draws for each culture (at least one)."""
+        return max(self.samples // n_cultures, 1)
+
     @classmethod
     def from_sections(cls, gan: dict, joint: dict) -> JointRecipe:
         """The ``gan`` section with every non-null key of the ``joint`` section on top (architecture default;

@@ -61,7 +61,7 @@ def train_joint(
 
     devices.claim_gpu()
     from ganstyle.models import training
-    from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
+    from ganstyle.models.gan import GANTask, culture_noise, generate_images, initial_models
 
     started = time.perf_counter()
     training.configure_tensorflow(threads, seed, deterministic=recipe.deterministic)
@@ -101,9 +101,8 @@ def train_joint(
         io.save_keras(discriminator, out / critic_file(step))
     io.save_keras(task.ema_generator, out / JOINT_RUN["generator"])
 
-    per_culture = recipe.samples // len(cultures) or 1
-    noise = fixed_noise(per_culture * len(cultures), task.latent_dim, seed)
-    sample_labels = np.repeat(np.arange(len(cultures), dtype=np.int32), per_culture)
+    per_culture = recipe.samples_per_culture(len(cultures))
+    noise, sample_labels = culture_noise(per_culture, len(cultures), task.latent_dim, seed)
     samples = generate_images(task.ema_generator, noise, sample_labels)
     columns = min(per_culture, recipe.grid)
     shown = np.concatenate([samples[sample_labels == k][:columns] for k in range(len(cultures))])

@@ -200,18 +200,16 @@ def joint_learning_curve(
     from ganstyle.metrics.critics import cross_conditional
     from ganstyle.metrics.groups import within_across_auc
     from ganstyle.models.critic import critic_outputs
-    from ganstyle.models.gan import GANTask, fixed_noise, generate_images, initial_models
+    from ganstyle.models.gan import GANTask, culture_noise, generate_images, initial_models
 
     corpora = [corpus_dir / c / "images.npz" for c in cultures]
     images, labels, _ = load_cultures(cultures, corpora, needs="the joint GAN", measures="its learning curve")
     heldout = np.concatenate([scoring.heldout[c] for c in cultures])
-    ends = np.cumsum([len(scoring.heldout[c]) for c in cultures])
-    heldout_sets = [np.arange(end - len(scoring.heldout[c]), end) for c, end in zip(cultures, ends)]
-    sample_labels = np.repeat(np.arange(len(cultures), dtype=np.int32), per_culture)
+    heldout_sets = np.split(np.arange(len(heldout)), np.cumsum([len(scoring.heldout[c]) for c in cultures])[:-1])
     rows = []
     for seed in seeds:
         task = GANTask(*initial_models(recipe, images.shape[1], images.shape[3], seed, n_classes=len(cultures)), recipe, seed)
-        noise = fixed_noise(len(sample_labels), task.latent_dim, seed)
+        noise, sample_labels = culture_noise(per_culture, len(cultures), task.latent_dim, seed)
         for steps, seconds in _along_one_run(task, images, recipe, seed, at, labels):
             samples = generate_images(task.ema_generator, noise, sample_labels)
             auc = np.nan
@@ -247,7 +245,7 @@ def main(argv: list[str] | None = None, stage: str = "learning-curve") -> int:
     at = checked_budgets(args.at)
     if args.joint:
         recipe = JointRecipe.from_sections(settings, section("joint", args.joint_settings, args.config_path))
-        per_culture = args.samples or max(recipe.samples // len(args.cultures), 1)
+        per_culture = args.samples or recipe.samples_per_culture(len(args.cultures))
         table = joint_learning_curve(args.corpus_dir, args.cultures, args.judge, recipe, seeds, at, args.threads, per_culture, args.groups)
     else:
         recipe = GANRecipe.from_section(settings)
