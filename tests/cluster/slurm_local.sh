@@ -62,6 +62,14 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 [[ $EUID -eq 0 ]] || skip "needs root (installs packages, starts slurmctld/slurmd as root); run with sudo"
 python -c 'import snakemake_executor_plugin_slurm' 2>/dev/null \
     || skip "snakemake-executor-plugin-slurm is not installed: pip install -e \".[slurm]\""
+# A run of this test stopped before its cleanup (a killed job, a machine snapshot taken mid-run) leaves
+# slurmd's link into its work directory behind; with no SLURM daemon running, that link and directory are ours.
+stale_work="$(readlink /run/slurm/conf 2>/dev/null | grep -o '^/tmp/ganstyle-slurm\.[A-Za-z0-9]*' || true)"
+if [[ -n "$stale_work" ]] && ! pgrep -x slurmctld >/dev/null && ! pgrep -x slurmd >/dev/null; then
+    say "removing the link /run/slurm/conf and $stale_work left by an earlier run of this test"
+    rm -f /run/slurm/conf && rmdir /run/slurm 2>/dev/null
+    rm -rf "$stale_work"
+fi
 [[ -e /etc/slurm/slurm.conf || -e /run/slurm/conf ]] \
     && skip "this machine already has a SLURM configuration (/etc/slurm/slurm.conf or /run/slurm/conf); not touching it"
 pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null \
@@ -143,7 +151,8 @@ else
     mungekey --create --keyfile="$WORK/munge-key/munge.key" >/dev/null 2>&1 \
         || dd if=/dev/urandom of="$WORK/munge-key/munge.key" bs=1024 count=1 status=none
     chmod 600 "$WORK/munge-key/munge.key"
-    start_daemon munged munged --foreground --key-file="$WORK/munge-key/munge.key" \
+    # --force: a socket left in /run/munge by a munged that no longer runs (checked above) is not in use
+    start_daemon munged munged --foreground --force --key-file="$WORK/munge-key/munge.key" \
         --log-file="$WORK/log/munged.log" --pid-file="$WORK/run/munged.pid" --seed-file="$WORK/run/munged.seed"
     wait_for 20 munged sh -c 'munge -n | unmunge'
 fi
