@@ -47,6 +47,7 @@ PROGRESS_PATTERN='\| *[1-9][0-9]*/[0-9]+ \['
 SNAKEFILE="${GANSTYLE_SLURM_SNAKEFILE:-$REPO/Snakefile}"
 PACKAGES=(slurm-wlm munge slurmdbd mariadb-server)
 CLUSTER=ganstyletest
+WORK_PREFIX=/tmp/ganstyle-slurm.   # this test's work directories: mktemp adds 6 characters
 NODE=localhost
 T0=$SECONDS
 # sacct shows only jobs since midnight unless told otherwise
@@ -55,6 +56,10 @@ SACCT_SINCE=$(date +%Y-%m-%dT%H:%M:%S)
 say() { printf '[slurm-test %4ds] %s\n' $((SECONDS - T0)) "$*"; }
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+remove_conf_link() {  # configless slurmd's link to its config cache, and /run/slurm if that empties it
+    rm -f /run/slurm/conf
+    rmdir /run/slurm 2>/dev/null || true
+}
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # ------------------------------------------------------------------ can we?
@@ -64,10 +69,11 @@ python -c 'import snakemake_executor_plugin_slurm' 2>/dev/null \
     || skip "snakemake-executor-plugin-slurm is not installed: pip install -e \".[slurm]\""
 # A run of this test stopped before its cleanup (a killed job, a machine snapshot taken mid-run) leaves
 # slurmd's link into its work directory behind; with no SLURM daemon running, that link and directory are ours.
-stale_work="$(readlink /run/slurm/conf 2>/dev/null | grep -o '^/tmp/ganstyle-slurm\.[A-Za-z0-9]*' || true)"
-if [[ -n "$stale_work" ]] && ! pgrep -x slurmctld >/dev/null && ! pgrep -x slurmd >/dev/null; then
+stale_link="$(readlink /run/slurm/conf 2>/dev/null || true)"
+stale_work="/tmp/$(cut -d/ -f3 <<<"$stale_link")"
+if [[ "$stale_link" == /tmp/* && "$stale_work" == "$WORK_PREFIX"* ]] && ! pgrep -x slurmctld >/dev/null && ! pgrep -x slurmd >/dev/null; then
     say "removing the link /run/slurm/conf and $stale_work left by an earlier run of this test"
-    rm -f /run/slurm/conf && rmdir /run/slurm 2>/dev/null
+    remove_conf_link
     rm -rf "$stale_work"
 fi
 [[ -e /etc/slurm/slurm.conf || -e /run/slurm/conf ]] \
@@ -92,7 +98,7 @@ INSTALL_SECONDS=$((SECONDS - T0))
 say "packages installed ($INSTALL_SECONDS s): $(dpkg-query -W -f='${Package} ${Version}  ' "${PACKAGES[@]}")"
 
 # ------------------------------------------------------------------ daemons
-WORK="$(mktemp -d /tmp/ganstyle-slurm.XXXXXX)"
+WORK="$(mktemp -d "${WORK_PREFIX}XXXXXX")"
 chmod 755 "$WORK"
 mkdir -p "$WORK"/{etc,log,run,state,spool/slurmd-$NODE,mysql,munge-key}
 chmod 700 "$WORK/munge-key"
@@ -120,7 +126,7 @@ cleanup() {
     fi
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
     # configless slurmd links its config cache here; remove the link if it is ours
-    [[ "$(readlink /run/slurm/conf 2>/dev/null)" == "$WORK"/* ]] && rm -f /run/slurm/conf && rmdir /run/slurm 2>/dev/null
+    [[ "$(readlink /run/slurm/conf 2>/dev/null)" == "$WORK"/* ]] && remove_conf_link
     [[ -n "$OWN_MUNGE_DIR" ]] && rmdir "$OWN_MUNGE_DIR" 2>/dev/null
     if ((KEEP)); then say "kept $WORK"; else rm -rf "$WORK"; fi
     say "daemons stopped; total $((SECONDS - T0)) s"
