@@ -197,25 +197,41 @@ def save_run(
 def gan_sanity(
     samples_paths: list[Path], corpus_paths: list[Path], cultures: list[str], out_long: Path, out_matrix: Path, n_boot: int, seed: int
 ) -> pd.DataFrame:
+    """KID of every generator's samples against every culture's held-out images, and beside it the
+    same check with each culture's real training images in place of its samples (``real_kid``,
+    ``real_kid_minus_own``): how far apart the check can tell two cultures at all, so that a
+    generator nearest a sibling culture can be read against the margin real images have."""
     from ganstyle.metrics.matrices import kid_table
     from ganstyle.metrics.reference import reference_features
     from ganstyle.stages.corpus import load_corpus
 
     if not (len(samples_paths) == len(corpus_paths) == len(cultures)):
         raise UserError("gan-sanity: give one --samples and one --corpus per --cultures entry, in the same order")
-    samples, heldout = {}, {}
+    samples, real, heldout = {}, {}, {}
     for culture, samples_path, corpus_path in zip(cultures, samples_paths, corpus_paths):
         generated = files.load_samples(samples_path).images
         with single_threaded_blas():
             samples[culture] = reference_features(generated)
+            real[culture] = reference_features(load_corpus(corpus_path, split="train")[0])
             heldout[culture] = reference_features(load_corpus(corpus_path, split="heldout")[0])
     table = kid_table(samples, heldout, n_boot, seed)
+    control = kid_table(real, heldout, 0, seed).set_index(["generator_culture", "heldout_culture"])
+    pairs = pd.MultiIndex.from_frame(table[["generator_culture", "heldout_culture"]])
+    table["real_kid"] = control["kid"].reindex(pairs).to_numpy()
+    table["real_kid_minus_own"] = control["kid_minus_own"].reindex(pairs).to_numpy()
     io.write_tsv(out_long, table)
     matrix = table.pivot(index="generator_culture", columns="heldout_culture", values="kid").loc[cultures, cultures]
     io.write_tsv(out_matrix, matrix, index=True)
     failed = sorted(set(table.loc[~table.own_is_smallest, "generator_culture"]))
     if failed:
-        log.warning("gan-sanity: the KID of these generators is not smallest on their own culture: %s", ", ".join(failed))
+        others = table[table.generator_culture != table.heldout_culture]
+        margins = others.groupby("generator_culture")["real_kid_minus_own"].min()
+        log.warning(
+            "gan-sanity: the KID of these generators is not smallest on their own culture: %s "
+            "(with real training images in place of samples, the nearest other culture lies %s KID above the own)",
+            ", ".join(failed),
+            ", ".join(f"{c} {margins[c]:.2g}" for c in failed),
+        )
     else:
         log.info("gan-sanity: every generator is closest to its own culture's held-out images")
     return table

@@ -71,6 +71,10 @@ def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
     table = pd.read_csv(long_path, sep="\t")
     assert list(table.columns[:5]) == ["generator_culture", "heldout_culture", "kid", "ci_low", "ci_high"]
     assert table["own_is_smallest"].all()
+    # the real-images control: each culture's training images against every held-out set
+    own = table.generator_culture == table.heldout_culture
+    assert (table.loc[own, "real_kid_minus_own"] == 0).all() and (table.loc[~own, "real_kid_minus_own"] > 0).all()
+    assert np.isfinite(table["real_kid"]).all()
     matrix = pd.read_csv(matrix_path, sep="\t", index_col=0)
     assert list(matrix.index) == ["light", "dark"] and list(matrix.columns) == ["light", "dark"]
 
