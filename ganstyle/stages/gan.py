@@ -203,17 +203,17 @@ def gan_sanity(
     generator nearest a sibling culture can be read against the margin real images have."""
     from ganstyle.metrics.matrices import kid_table
     from ganstyle.metrics.reference import reference_features
-    from ganstyle.stages.corpus import load_corpus
 
     if not (len(samples_paths) == len(corpus_paths) == len(cultures)):
         raise UserError("gan-sanity: give one --samples and one --corpus per --cultures entry, in the same order")
     samples, real, heldout = {}, {}, {}
     for culture, samples_path, corpus_path in zip(cultures, samples_paths, corpus_paths):
         generated = files.load_samples(samples_path).images
+        train_images, heldout_images = load_splits(corpus_path, needs="the real-images control", measures="KIDs")
         with single_threaded_blas():
             samples[culture] = reference_features(generated)
-            real[culture] = reference_features(load_corpus(corpus_path, split="train")[0])
-            heldout[culture] = reference_features(load_corpus(corpus_path, split="heldout")[0])
+            real[culture] = reference_features(train_images)
+            heldout[culture] = reference_features(heldout_images)
     table = kid_table(samples, heldout, n_boot, seed)
     control = kid_table(real, heldout, 0, seed).set_index(["generator_culture", "heldout_culture"])
     pairs = pd.MultiIndex.from_frame(table[["generator_culture", "heldout_culture"]])
