@@ -145,11 +145,11 @@ class GANTask(AdversarialTask):
         class_weight = float(self.recipe.classification)
         real = to_float_tensor(real_uint8)
         noise = self.noise_rng.normal([tf.shape(real)[0], self.latent_dim])
-        seeking = float(self.recipe.mode_seeking) if self.conditional else 0.0
+        seeking = float(self.recipe.mode_seeking)
         fake_cultures = cultures
-        if seeking > 0:
+        half = self.batch_size // 2
+        if seeking > 0 and self.conditional:
             # mode seeking compares pairs: the second half of the fakes repeats the first half's cultures
-            half = self.batch_size // 2
             fake_cultures = tf.concat([cultures[:half], cultures[:half], cultures[2 * half :]], axis=0)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             inputs = [noise, tf.one_hot(fake_cultures, self.n_classes)] if self.conditional else noise

@@ -114,7 +114,9 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
         f"For every culture and each of {seeds} seed(s), a GAN was trained on the culture's training images for {gan['steps']} steps of "
         f"{gan['batch_size']} images ({recipe.loss} loss, discriminator with spectral normalisation {cite('miyato2018')}, "
         f"differentiable augmentation of real and generated images ({augment}) {cite('zhao2020')}, "
-        f"feature matching weight {recipe.feature_matching:g}, exponential moving average {recipe.ema_decay:g} of the generator weights, "
+        f"feature matching weight {recipe.feature_matching:g}, "
+        + (f"a mode-seeking term for the generator (weight {recipe.mode_seeking:g}) {cite('mao2019')}, " if recipe.mode_seeking > 0 else "")
+        + f"exponential moving average {recipe.ema_decay:g} of the generator weights, "
         f"Adam learning rates {recipe.learning_rate_g:g}/{recipe.learning_rate_d:g}, widths G {recipe.g_width} / D {recipe.d_width}, "
         f"latent dimension {recipe.latent_dim}). Its discriminator is the culture's *critic*: it maps an image to a realness logit and to "
         "its *features*, the mean and standard deviation of every channel at every resolution of the discriminator, concatenated "

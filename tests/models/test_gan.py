@@ -156,6 +156,18 @@ def test_mode_seeking_pairs_fakes_of_one_culture_and_spreads_them():
     assert "mode_seeking" not in _conditional_task(batch_size=8).train_step(batch)
 
 
+def test_mode_seeking_of_a_per_culture_generator_pairs_the_halves_of_its_batch():
+    """A per-culture GAN with mode seeking reports its term, which falls as G spreads its fakes."""
+    task = _task(mode_seeking=1.0, batch_size=8)
+    step = graph_function(task.train_step)
+    batch = _real_batch(8)
+    first = float(step(batch)["mode_seeking"])
+    for _ in range(20):
+        last = float(step(batch)["mode_seeking"])
+    assert last < first
+    assert "mode_seeking" not in _task(batch_size=8).train_step(batch)
+
+
 def _oriented_batch(n=8):
     """Images with ink in their top half only: a quarter turn is visible in them."""
     images = np.full((n, 32, 32, 1), 255, np.uint8)

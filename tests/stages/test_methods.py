@@ -43,6 +43,15 @@ def test_colour_and_switched_off_parts_change_the_text():
     assert "RGB (sRGB)" in text and "joint critic* was trained" not in text and "*Transfer*" not in text
 
 
+def test_the_per_culture_recipe_names_mode_seeking_only_when_it_is_on():
+    config = demo_config()
+    config["joint"]["enabled"] = False  # the joint critic's own mode-seeking sentence is not the one tested
+    config["gan"]["mode_seeking"] = 0.25
+    assert "mode-seeking term for the generator (weight 0.25)" in methods.methods_text(config, RUN_INFO)
+    config["gan"]["mode_seeking"] = 0.0
+    assert "mode-seeking" not in methods.methods_text(config, RUN_INFO)
+
+
 @pytest.mark.parametrize("layout", ["umap", "tsne"])
 def test_the_reference_list_is_what_the_text_cites(layout):
     config = demo_config()
