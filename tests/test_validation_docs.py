@@ -11,7 +11,7 @@ from ganstyle.config.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "docs" / "validation"
-CORPORA = ("tune", "check", "check2")
+CORPORA = ("tune", "check", "check2", "siblings")
 
 
 def _render_commands() -> dict[str, list[str]]:
