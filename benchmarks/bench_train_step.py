@@ -12,8 +12,7 @@ repetitions, to check that the script runs, not to measure):
 3. The models the config trains, at its sizes: the per-culture GAN, the joint conditional GAN
    (one class per culture) and the translator (an encoder inverting the joint generator), each
    at float32 and at mixed bfloat16; beside them the DCGAN tutorial's loop around the per-culture
-   GAN's networks (equal model size at the size the study trains, where per-step costs weigh most),
-   and the per-culture GAN with XLA switched the other way from the config's ``jit_compile``.
+   GAN's networks (equal model size at the size the study trains, where per-step costs weigh most).
 4. Roofline of the per-culture GAN at the precision its config trains in (``mixed_precision:
    auto``: bf16 on a CPU with native bf16): achieved GFLOP/s at 1x, 2x, 4x, 8x the config batch,
    at 2x and 4x the config widths, and at 4x the widths with 8x the batch; beside it a single
@@ -419,14 +418,10 @@ def demo_part(args, demo: Demo, report: Report) -> Bench:
     per-culture GAN at the precision its config trains in."""
     res, ch, k = demo.resolution, demo.channels, demo.n_cultures
     gan_recipe, joint_recipe, translator_recipe = demo.gan, demo.joint, demo.translator
-    # the per-culture GAN also with XLA switched the other way: whether the config's jit_compile pays here
-    other_jit = gan_recipe.replace(jit_compile=not gan_recipe.jit_compile)
-    other_name = f"per-culture GAN, jit_compile {other_jit.jit_compile}"
     builders = {
         "per-culture GAN": lambda p: gan_bench(gan_recipe, res, ch, 1, "per-culture GAN", p),
         "joint GAN": lambda p: gan_bench(joint_recipe, res, ch, k, "joint GAN", p),
         "translator": lambda p: translator_bench(joint_recipe, translator_recipe, res, ch, k, p),
-        other_name: lambda p: gan_bench(other_jit, res, ch, 1, other_name, p),
     }
     title = (
         f"[3. the config's models] {args.config}: {res}x{res}x{ch}, {k} cultures; per-culture GAN g/d width "
@@ -442,10 +437,6 @@ def demo_part(args, demo: Demo, report: Report) -> Bench:
     time_interleaved([tutorial, *benches], args.reps, args.rep_seconds)
     notes = [speed_up(bf16, fp32, f"{fp32.name}, mixed bf16 over float32") for fp32, bf16 in zip(benches[::2], benches[1::2])]
     notes += [speed_up(b, tutorial, f"ganstyle step ({b.precision}) over the DCGAN tutorial loop, the config's per-culture GAN") for b in benches[:2]]
-    notes += [
-        speed_up(config, other, f"per-culture GAN ({config.precision}), the config's jit_compile {gan_recipe.jit_compile} over {other_jit.jit_compile}")
-        for config, other in zip(benches[:2], benches[-2:])
-    ]
     report.add(title, [tutorial, *benches], lambda: notes)
     return benches[PRECISIONS.index(demo.gan_precision)]
 
