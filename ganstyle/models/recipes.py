@@ -93,9 +93,10 @@ class GANRecipe:
     samples: int
     grid: int
     n_boot: int
+    # the mode-seeking weight: the gan section's for a per-culture GAN, the joint section's for the joint critic
+    mode_seeking: float = 0.0
     # the joint critic's objective terms; off for a per-culture GAN
     classification: float = 0.0
-    mode_seeking: float = 0.0
     feature_head: float = 0.0
     feature_head_lr: float = 0.0
     spectral_embedding: bool = True

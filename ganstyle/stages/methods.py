@@ -71,6 +71,11 @@ def _percent(x: float) -> str:
     return f"{round(100 * x)} %"
 
 
+def _mode_seeking_clause(weight: float) -> str:
+    """The recipe sentences' mode-seeking clause (empty when the term is off)."""
+    return f"a mode-seeking term for the generator (weight {weight:g}) {cite('mao2019')}, " if weight > 0 else ""
+
+
 def measure_inventory(transfer_measures: Sequence[str] = ()) -> list[str]:
     """Markdown bullet lines: the distance measures of every space, each GAN measure with its untrained control."""
     lines = []
@@ -115,7 +120,7 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
         f"{gan['batch_size']} images ({recipe.loss} loss, discriminator with spectral normalisation {cite('miyato2018')}, "
         f"differentiable augmentation of real and generated images ({augment}) {cite('zhao2020')}, "
         f"feature matching weight {recipe.feature_matching:g}, "
-        + (f"a mode-seeking term for the generator (weight {recipe.mode_seeking:g}) {cite('mao2019')}, " if recipe.mode_seeking > 0 else "")
+        + _mode_seeking_clause(recipe.mode_seeking)
         + f"exponential moving average {recipe.ema_decay:g} of the generator weights, "
         f"Adam learning rates {recipe.learning_rate_g:g}/{recipe.learning_rate_d:g}, widths G {recipe.g_width} / D {recipe.d_width}, "
         f"latent dimension {recipe.latent_dim}). Its discriminator is the culture's *critic*: it maps an image to a realness logit and to "
@@ -130,7 +135,7 @@ def methods_text(config: Mapping, run_info: Mapping, transfer_measures: Sequence
             f"{cite('miyato_koyama2018')}, {jr.loss} loss, an auxiliary culture classifier on the projection logits (weight "
             f"{joint['classification']:g}) {cite('odena2017')} and a linear culture classifier on the critic's features (weight "
             f"{joint['feature_head']:g}), "
-            + (f"a mode-seeking term for the generator (weight {jr.mode_seeking:g}) {cite('mao2019')}, " if jr.mode_seeking > 0 else "")
+            + _mode_seeking_clause(jr.mode_seeking)
             + f"{joint['steps']} steps of {joint['batch_size']} images, widths G {jr.g_width} / D {jr.d_width}; its "
             f"critic was exported at the last {joint['snapshots']} checkpoints ({joint['snapshot_every']} steps apart) and distances were "
             "averaged over them. Its logit conditioned on each culture gives the *cross-conditional score*: how much lower culture a's "
