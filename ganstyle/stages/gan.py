@@ -10,8 +10,8 @@ checkpoint in ``--checkpoints``.  The recipes, the training task and
 sampling are model code, in ``ganstyle.models.gan``; this module does the I/O.
 
 ``gan-sanity`` checks that each generator imitates its own culture: the KID
-of culture A's samples against every culture's held-out images, which should
-be smallest for A's own.
+of culture A's samples (of every seed) against every culture's held-out
+images, which should be smallest for A's own.
 
 TensorFlow is imported only inside functions, after ``devices.claim_gpu``
 has picked this job's GPU.
@@ -195,46 +195,74 @@ def save_run(
 
 
 def gan_sanity(
-    samples_paths: list[Path], corpus_paths: list[Path], cultures: list[str], out_long: Path, out_matrix: Path, n_boot: int, seed: int
+    samples_paths: list[Path],
+    corpus_paths: list[Path],
+    cultures: list[str],
+    seeds: list[int],
+    out_long: Path,
+    out_matrix: Path,
+    n_boot: int,
 ) -> pd.DataFrame:
-    """KID of every generator's samples against every culture's held-out images, and beside it the
-    same check with each culture's real training images in place of its samples (``real_kid``,
+    """KID of every seed's generator of every culture against every culture's held-out images
+    (``samples_paths``: seed by seed, each seed's cultures in ``cultures`` order), and beside it
+    the same check with each culture's real training images in place of its samples (``real_kid``,
     ``real_kid_minus_own``): how far apart the check can tell two cultures at all, so that a
-    generator nearest a sibling culture can be read against the margin real images have."""
+    generator nearest a sibling culture can be read against the margin real images have.
+    Each seed's bootstrap draws from that seed, so one seed's rows do not depend on the others."""
     from ganstyle.metrics.matrices import kid_table
     from ganstyle.metrics.reference import reference_features
 
-    if not (len(samples_paths) == len(corpus_paths) == len(cultures)):
-        raise UserError("gan-sanity: give one --samples and one --corpus per --cultures entry, in the same order")
-    samples, real, heldout = {}, {}, {}
-    for culture, samples_path, corpus_path in zip(cultures, samples_paths, corpus_paths):
-        generated = files.load_samples(samples_path).images
+    if len(corpus_paths) != len(cultures) or len(samples_paths) != len(cultures) * len(seeds):
+        raise UserError(
+            f"gan-sanity: give one --corpus per --cultures entry ({len(cultures)}) and one --samples per culture and seed "
+            f"({len(cultures)} x {len(seeds)}, seed by seed, in --cultures order); got {len(corpus_paths)} and {len(samples_paths)}"
+        )
+    real, heldout = {}, {}
+    for culture, corpus_path in zip(cultures, corpus_paths):
         train_images, heldout_images = load_splits(corpus_path, needs="the real-images control", measures="KIDs")
         with single_threaded_blas():
-            samples[culture] = reference_features(generated)
             real[culture] = reference_features(train_images)
             heldout[culture] = reference_features(heldout_images)
-    table = kid_table(samples, heldout, n_boot, seed)
-    control = kid_table(real, heldout, 0, seed).set_index(["generator_culture", "heldout_culture"])
+    control = kid_table(real, heldout, 0, seeds[0]).set_index(["generator_culture", "heldout_culture"])
+    tables = []
+    for i, seed in enumerate(seeds):
+        samples = {}
+        for culture, samples_path in zip(cultures, samples_paths[i * len(cultures) : (i + 1) * len(cultures)]):
+            with single_threaded_blas():
+                samples[culture] = reference_features(files.load_samples(samples_path).images)
+        tables.append(kid_table(samples, heldout, n_boot, seed).assign(seed=seed))
+    table = pd.concat(tables, ignore_index=True)
     pairs = pd.MultiIndex.from_frame(table[["generator_culture", "heldout_culture"]])
     table["real_kid"] = control["kid"].reindex(pairs).to_numpy()
     table["real_kid_minus_own"] = control["kid_minus_own"].reindex(pairs).to_numpy()
+    table = table[["seed", *[c for c in table.columns if c != "seed"]]]
     io.write_tsv(out_long, table)
-    matrix = table.pivot(index="generator_culture", columns="heldout_culture", values="kid").loc[cultures, cultures]
-    io.write_tsv(out_matrix, matrix, index=True)
-    failed = sorted(set(table.loc[~table.own_is_smallest, "generator_culture"]))
-    if failed:
-        others = table[table.generator_culture != table.heldout_culture]
-        margins = others.groupby("generator_culture")["real_kid_minus_own"].min()
+    matrix = table.pivot(index=["seed", "generator_culture"], columns="heldout_culture", values="kid")
+    io.write_tsv(out_matrix, matrix.reindex(pd.MultiIndex.from_product([seeds, cultures]))[cultures].rename_axis(["seed", "generator_culture"]), index=True)
+    _log_sanity(table, len(cultures))
+    return table
+
+
+def _log_sanity(table: pd.DataFrame, n_cultures: int) -> None:
+    """Per seed: how many generators are nearest their own culture, and the misses against the control's margin."""
+    others = table[table.generator_culture != table.heldout_culture]
+    margins = others.groupby("generator_culture")["real_kid_minus_own"].min()
+    for seed, rows in table.groupby("seed", sort=False):
+        own = rows.groupby("generator_culture", sort=False)["own_is_smallest"].first()
+        failed = list(own.index[~own])
+        if not failed:
+            log.info("gan-sanity: seed %s: all %d generators are closest to their own culture's held-out images", seed, n_cultures)
+            continue
+        nearest = rows.loc[rows.groupby("generator_culture")["kid"].idxmin()].set_index("generator_culture")["heldout_culture"]
         log.warning(
-            "gan-sanity: the KID of these generators is not smallest on their own culture: %s "
-            "(with real training images in place of samples, the nearest other culture lies %s KID above the own)",
-            ", ".join(failed),
+            "gan-sanity: seed %s: %d of %d generators closest to their own culture; not: %s "
+            "(with real training images in place of samples, the nearest other culture lies this far above the own: %s)",
+            seed,
+            int(own.sum()),
+            n_cultures,
+            ", ".join(f"{c} (nearest {nearest[c]})" for c in failed),
             ", ".join(f"{c} {margins[c]:.2g}" for c in failed),
         )
-    else:
-        log.info("gan-sanity: every generator is closest to its own culture's held-out images")
-    return table
 
 
 # ---------------------------------------------------------------- CLI
@@ -253,7 +281,10 @@ def _parser(stage: str) -> argparse.ArgumentParser:
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     else:
         parser.add_argument("--cultures", nargs="+", required=True)
-        parser.add_argument("--samples", type=Path, nargs="+", required=True, help="samples.npz of each culture's first seed")
+        parser.add_argument("--seeds", type=int, nargs="+", required=True, help="the GAN seeds whose samples are given")
+        parser.add_argument(
+            "--samples", type=Path, nargs="+", required=True, help="samples.npz of every culture for every seed: seed by seed, each in --cultures order"
+        )
         parser.add_argument("--corpus", type=Path, nargs="+", required=True, help="images.npz of each culture's corpus")
         parser.add_argument("--out-long", type=Path, required=True)
         parser.add_argument("--out-matrix", type=Path, required=True)
@@ -267,7 +298,7 @@ def main(argv: list[str] | None = None, stage: str = "train-gan") -> int:
         recipe = GANRecipe.from_section(settings)
         train_gan(args.corpus, args.culture, args.seeds, args.out, args.checkpoints, recipe, args.threads, progress=not args.no_progress)
     elif stage == "gan-sanity":
-        gan_sanity(args.samples, args.corpus, args.cultures, args.out_long, args.out_matrix, settings["sanity_n_boot"], settings["seeds"][0])
+        gan_sanity(args.samples, args.corpus, args.cultures, args.seeds, args.out_long, args.out_matrix, settings["sanity_n_boot"])
     else:
         raise UserError(f"ganstyle.stages.gan has no stage {stage!r}")
     return 0

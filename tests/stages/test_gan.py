@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from gan_settings import TINY, kill_and_resume, make_corpus, saved_weights, start_stage
 
+from ganstyle.errors import UserError
 from ganstyle.io import files
 from ganstyle.models.recipes import ARCHITECTURE_VALUES
 from ganstyle.stages import gan
@@ -44,39 +45,69 @@ def test_memorised_training_images_are_flagged():
     assert metrics["memorisation_pixels"]["frac_generated_below_heldout_p05"] == 1.0
 
 
-def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
-    paths = {}
+def _sanity_argv(tmp_path, seeds: list[int], swap_seed: int | None = None) -> list[str]:
+    """gan-sanity arguments for two cultures, light and dark, whose samples are held-out-like
+    images of their own culture; for ``swap_seed`` each culture's samples are the other's."""
+    corpora, samples = {}, []
     for i, (culture, tone) in enumerate({"light": 240, "dark": 60}.items()):
-        corpus = make_corpus(tmp_path / "corpus" / culture / "images.npz", seed=i, tone=tone)
-        heldout_like = np.load(corpus)["images"][:12]
-        files.save_samples(tmp_path / f"{culture}_samples.npz", files.Samples(heldout_like, np.zeros((len(heldout_like), 8), np.float32)))
-        paths[culture] = (tmp_path / f"{culture}_samples.npz", corpus)
-    long_path, matrix_path = tmp_path / "sanity_kid.tsv", tmp_path / "sanity_kid_matrix.tsv"
-    argv = [
+        corpora[culture] = make_corpus(tmp_path / "corpus" / culture / "images.npz", seed=i, tone=tone)
+    for seed in seeds:
+        for culture, other in (("light", "dark"), ("dark", "light")):
+            source = other if seed == swap_seed else culture
+            images = np.load(corpora[source])["images"][:12]
+            samples.append(tmp_path / f"{culture}_seed{seed}_samples.npz")
+            files.save_samples(samples[-1], files.Samples(images, np.zeros((len(images), 8), np.float32)))
+    return [
         "--cultures",
         "light",
         "dark",
+        "--seeds",
+        *map(str, seeds),
         "--samples",
-        *[str(p[0]) for p in paths.values()],
+        *map(str, samples),
         "--corpus",
-        *[str(p[1]) for p in paths.values()],
+        *map(str, corpora.values()),
         "--out-long",
-        str(long_path),
+        str(tmp_path / "sanity_kid.tsv"),
         "--out-matrix",
-        str(matrix_path),
+        str(tmp_path / "sanity_kid_matrix.tsv"),
         "--settings",
         json.dumps({"sanity_n_boot": 5}),
     ]
-    assert gan.main(argv, stage="gan-sanity") == 0
-    table = pd.read_csv(long_path, sep="\t")
-    assert list(table.columns[:5]) == ["generator_culture", "heldout_culture", "kid", "ci_low", "ci_high"]
+
+
+def test_gan_sanity_stage_writes_long_and_square_tables(tmp_path):
+    assert gan.main(_sanity_argv(tmp_path, [0]), stage="gan-sanity") == 0
+    table = pd.read_csv(tmp_path / "sanity_kid.tsv", sep="\t")
+    assert list(table.columns[:6]) == ["seed", "generator_culture", "heldout_culture", "kid", "ci_low", "ci_high"]
     assert table["own_is_smallest"].all()
     # the real-images control: each culture's training images against every held-out set
     own = table.generator_culture == table.heldout_culture
     assert (table.loc[own, "real_kid_minus_own"] == 0).all() and (table.loc[~own, "real_kid_minus_own"] > 0).all()
     assert np.isfinite(table["real_kid"]).all()
-    matrix = pd.read_csv(matrix_path, sep="\t", index_col=0)
-    assert list(matrix.index) == ["light", "dark"] and list(matrix.columns) == ["light", "dark"]
+    matrix = pd.read_csv(tmp_path / "sanity_kid_matrix.tsv", sep="\t", index_col=[0, 1])
+    assert list(matrix.index) == [(0, "light"), (0, "dark")] and list(matrix.columns) == ["light", "dark"]
+
+
+def test_gan_sanity_checks_every_seed_on_its_own(tmp_path, caplog):
+    # seed 1's generators draw the other culture: only its rows fail, seed 0's are as with seed 0 alone
+    assert gan.main(_sanity_argv(tmp_path / "alone", [0]), stage="gan-sanity") == 0
+    alone = pd.read_csv(tmp_path / "alone" / "sanity_kid.tsv", sep="\t")
+    with caplog.at_level("WARNING", logger="ganstyle.stages.gan"):
+        assert gan.main(_sanity_argv(tmp_path, [0, 1], swap_seed=1), stage="gan-sanity") == 0
+    table = pd.read_csv(tmp_path / "sanity_kid.tsv", sep="\t")
+    assert table.groupby("seed")["own_is_smallest"].all().to_dict() == {0: True, 1: False}
+    pd.testing.assert_frame_equal(table[table.seed == 0].reset_index(drop=True), alone)
+    assert "seed 1: 0 of 2 generators closest to their own culture" in caplog.text and "light (nearest dark)" in caplog.text
+    matrix = pd.read_csv(tmp_path / "sanity_kid_matrix.tsv", sep="\t", index_col=[0, 1])
+    assert list(matrix.index) == [(0, "light"), (0, "dark"), (1, "light"), (1, "dark")]
+
+
+def test_gan_sanity_names_the_samples_it_is_missing(tmp_path):
+    argv = _sanity_argv(tmp_path, [0, 1])
+    del argv[argv.index("--corpus") - 1]  # one samples file too few
+    with pytest.raises(UserError, match=r"one --samples per culture and seed \(2 x 2"):
+        gan.main(argv, stage="gan-sanity")
 
 
 # ---------------------------------------------------------------- the stage, end to end

@@ -33,9 +33,9 @@ rule train_gan:
 
 
 rule gan_sanity:
-    """KID of every culture's generator (first seed) against every culture's held-out images."""
+    """KID of every culture's generator (every seed) against every culture's held-out images."""
     input:
-        samples=[GAN_RUN.path(RESULTS, "samples", culture=culture, seed=FIRST_GAN_SEED) for culture in CULTURES],
+        samples=[GAN_RUN.path(RESULTS, "samples", culture=culture, seed=seed) for seed in GAN_SEEDS for culture in CULTURES],
         corpora=all_corpora,
     output:
         long=f"{RESULTS}/gan/sanity_kid.tsv",
@@ -47,9 +47,10 @@ rule gan_sanity:
     conda:
         "../envs/ganstyle.yaml"
     params:
-        settings=json.dumps({"sanity_n_boot": config["gan"]["sanity_n_boot"], "seeds": [FIRST_GAN_SEED]}),
+        settings=json.dumps({"sanity_n_boot": config["gan"]["sanity_n_boot"]}),
         cultures=CULTURES,
+        seeds=GAN_SEEDS,
     shell:
-        "python -m ganstyle gan-sanity --cultures {params.cultures} --samples {input.samples:q}"
+        "python -m ganstyle gan-sanity --cultures {params.cultures} --seeds {params.seeds} --samples {input.samples:q}"
         " --corpus {input.corpora:q} --out-long {output.long:q} --out-matrix {output.matrix:q}"
         " --settings {params.settings:q} > {log} 2>&1"
