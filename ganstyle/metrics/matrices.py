@@ -79,7 +79,9 @@ def kid_matrix(kernel: np.ndarray, index_sets) -> np.ndarray:
 
 def kid_table(samples: dict[str, np.ndarray], heldout: dict[str, np.ndarray], n_boot: int, seed: int) -> pd.DataFrame:
     """Long table: KID (bootstrap CI) of every generator's samples against every culture's held-out
-    images, all as reference features ``{culture: (N, D)}``.
+    images, all as reference features ``{culture: (N, D)}``; every generator's culture must be among them.
+    ``kid_minus_own``: how much farther than its own culture's images each culture's lie, with its
+    bootstrap interval (``kid_minus_own_ci_low``, ``..._ci_high``) when ``n_boot`` > 0.
 
     One kernel matrix of all sets; a bootstrap replicate resamples every set
     with replacement and recomputes every KID from it (``n_boot`` 0: no interval).
@@ -102,6 +104,10 @@ def kid_table(samples: dict[str, np.ndarray], heldout: dict[str, np.ndarray], n_
         rng = np.random.default_rng(seed)
         replicates = np.stack([cross([s[rng.integers(0, len(s), len(s))] for s in sets]) for _ in range(n_boot)])
         low, high = np.quantile(replicates, [0.025, 0.975], axis=0)
+        # each replicate resamples every set at once, so the difference to the own culture has an interval too
+        own_column = [cultures.index(a) for a in generators]
+        differences = replicates - replicates[:, np.arange(g), own_column][:, :, None]
+        diff_low, diff_high = np.quantile(differences, [0.025, 0.975], axis=0)
     table = pd.DataFrame(
         [
             {"generator_culture": a, "heldout_culture": b, "kid": value[i, j], "ci_low": low[i, j], "ci_high": high[i, j]}
@@ -113,6 +119,9 @@ def kid_table(samples: dict[str, np.ndarray], heldout: dict[str, np.ndarray], n_
     best = table.loc[table.groupby("generator_culture")["kid"].idxmin()].set_index("generator_culture")["heldout_culture"]
     table["own_is_smallest"] = table["generator_culture"].map(lambda c: best[c] == c)
     table["kid_minus_own"] = table["kid"] - table["generator_culture"].map(own)
+    if n_boot:
+        table["kid_minus_own_ci_low"] = diff_low.ravel()
+        table["kid_minus_own_ci_high"] = diff_high.ravel()
     return table
 
 

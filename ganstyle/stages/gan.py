@@ -244,24 +244,33 @@ def gan_sanity(
 
 
 def _log_sanity(table: pd.DataFrame, n_cultures: int) -> None:
-    """Per seed: how many generators are nearest their own culture, and the misses against the control's margin."""
+    """Per seed: how many generators are nearest their own culture, and how many of them clearly (the
+    bootstrap interval of the difference to every other culture above 0); for each miss, by how much,
+    with that interval, against the margin of the real-images control."""
     others = table[table.generator_culture != table.heldout_culture]
     margins = others.groupby("generator_culture")["real_kid_minus_own"].min()
     for seed, rows in table.groupby("seed", sort=False):
         own = rows.groupby("generator_culture", sort=False)["own_is_smallest"].first()
+        clearly = ""
+        if "kid_minus_own_ci_low" in rows:
+            lowest = rows[rows.generator_culture != rows.heldout_culture].groupby("generator_culture")["kid_minus_own_ci_low"].min()
+            clearly = f" ({int((lowest > 0).sum())} clearly: the interval of the difference to every other culture above 0)"
+        log.info("gan-sanity: seed %s: %d of %d generators closest to their own culture's held-out images%s", seed, int(own.sum()), n_cultures, clearly)
         failed = list(own.index[~own])
         if not failed:
-            log.info("gan-sanity: seed %s: all %d generators are closest to their own culture's held-out images", seed, n_cultures)
             continue
-        nearest = rows.loc[rows.groupby("generator_culture")["kid"].idxmin()].set_index("generator_culture")["heldout_culture"]
+        nearest = rows.loc[rows.groupby("generator_culture")["kid"].idxmin()].set_index("generator_culture")
+        misses = []
+        for c in failed:
+            row = nearest.loc[c]
+            interval = f", interval {row.kid_minus_own_ci_low:.2g} to {row.kid_minus_own_ci_high:.2g}" if "kid_minus_own_ci_low" in row else ""
+            misses.append(f"{c} (nearest {row.heldout_culture} by {-row.kid_minus_own:.2g} KID{interval}; real images' margin {margins[c]:.2g})")
         log.warning(
-            "gan-sanity: seed %s: %d of %d generators closest to their own culture; not: %s "
-            "(with real training images in place of samples, the nearest other culture lies this far above the own: %s)",
+            "gan-sanity: seed %s: not closest to their own culture: %s. An interval that holds 0 means the bootstrap cannot "
+            "tell which of the two is nearer; the real images' margin is how far the nearest other culture lies above the own "
+            "with real training images in place of samples",
             seed,
-            int(own.sum()),
-            n_cultures,
-            ", ".join(f"{c} (nearest {nearest[c]})" for c in failed),
-            ", ".join(f"{c} {margins[c]:.2g}" for c in failed),
+            "; ".join(misses),
         )
 
 

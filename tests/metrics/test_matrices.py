@@ -41,6 +41,18 @@ def test_kid_table_marks_whether_each_generator_is_closest_to_its_own_culture():
     own = table.groupby("generator_culture")["own_is_smallest"].first()
     assert own.to_dict() == {"a": True, "b": True, "c": False}  # c's generator imitates b
     assert (table.loc[table.generator_culture == table.heldout_culture, "kid_minus_own"] == 0).all()
+    # the difference's interval: a is clearly nearest its own; c clearly nearer b than its own culture
+    difference = table.set_index(["generator_culture", "heldout_culture"])[["kid_minus_own_ci_low", "kid_minus_own_ci_high"]]
+    assert (difference.loc[("a", "b")] > 0).all() and (difference.loc[("c", "b")] < 0).all()
+    assert (difference.loc[("a", "a")] == 0).all()
+    assert "kid_minus_own_ci_low" not in kid_table(samples, heldout, n_boot=0, seed=0)
+
+
+def test_kid_table_interval_of_the_difference_holds_zero_for_two_cultures_alike():
+    rng = np.random.default_rng(3)
+    heldout = {"a": rng.normal(0, 1, (30, 4)), "twin": rng.normal(0, 1, (30, 4))}
+    table = kid_table({"a": rng.normal(0, 1, (40, 4))}, heldout, n_boot=50, seed=0).set_index("heldout_culture")
+    assert table.loc["twin", "kid_minus_own_ci_low"] < 0 < table.loc["twin", "kid_minus_own_ci_high"]
 
 
 def test_frechet_matrix_equals_pairwise_fd():

@@ -93,12 +93,13 @@ def test_gan_sanity_checks_every_seed_on_its_own(tmp_path, caplog):
     # seed 1's generators draw the other culture: only its rows fail, seed 0's are as with seed 0 alone
     assert gan.main(_sanity_argv(tmp_path / "alone", [0]), stage="gan-sanity") == 0
     alone = pd.read_csv(tmp_path / "alone" / "sanity_kid.tsv", sep="\t")
-    with caplog.at_level("WARNING", logger="ganstyle.stages.gan"):
+    with caplog.at_level("INFO", logger="ganstyle.stages.gan"):
         assert gan.main(_sanity_argv(tmp_path, [0, 1], swap_seed=1), stage="gan-sanity") == 0
     table = pd.read_csv(tmp_path / "sanity_kid.tsv", sep="\t")
     assert table.groupby("seed")["own_is_smallest"].all().to_dict() == {0: True, 1: False}
     pd.testing.assert_frame_equal(table[table.seed == 0].reset_index(drop=True), alone)
-    assert "seed 1: 0 of 2 generators closest to their own culture" in caplog.text and "light (nearest dark)" in caplog.text
+    assert "seed 0: 2 of 2 generators closest to their own culture's held-out images (2 clearly" in caplog.text
+    assert "seed 1: 0 of 2 generators closest" in caplog.text and "light (nearest dark by" in caplog.text
     matrix = pd.read_csv(tmp_path / "sanity_kid_matrix.tsv", sep="\t", index_col=[0, 1])
     assert list(matrix.index) == [(0, "light"), (0, "dark"), (1, "light"), (1, "dark")]
 
