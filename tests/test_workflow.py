@@ -250,7 +250,7 @@ def test_the_report_builds(tiny_run, tmp_path):
         text = archive.read(next(n for n in names if n.endswith("/report.html"))).decode(errors="replace")
     assert len(text) > 100_000
     # files the report carries (their names also appear in the rules' code the report shows, so not the text)
-    for entry in ("run_info.html", "run_info.json", "group_recovery.png", "group_recovery.tsv", "methods.md", "index.html"):
+    for entry in ("run_info.html", "run_info.json", "group_recovery.png", "group_recovery.tsv", "sanity_kid.tsv", "methods.md", "index.html"):
         assert any(n.endswith("/" + entry) for n in names), entry
 
 

@@ -38,7 +38,12 @@ rule gan_sanity:
         samples=[GAN_RUN.path(RESULTS, "samples", culture=culture, seed=seed) for seed in GAN_SEEDS for culture in CULTURES],
         corpora=all_corpora,
     output:
-        long=f"{RESULTS}/gan/sanity_kid.tsv",
+        long=report(
+            f"{RESULTS}/gan/sanity_kid.tsv",
+            caption="../report/training_sanity.rst",
+            category="Training",
+            subcategory="Sanity checks",
+        ),
         matrix=f"{RESULTS}/gan/sanity_kid_matrix.tsv",
     log:
         f"{LOGS}/gan/sanity.log",
