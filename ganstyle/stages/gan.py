@@ -217,25 +217,23 @@ def gan_sanity(
             f"gan-sanity: give one --corpus per --cultures entry ({len(cultures)}) and one --samples per culture and seed "
             f"({len(cultures)} x {len(seeds)}, seed by seed, in --cultures order); got {len(corpus_paths)} and {len(samples_paths)}"
         )
-    real, heldout = {}, {}
-    for culture, corpus_path in zip(cultures, corpus_paths):
-        train_images, heldout_images = load_splits(corpus_path, needs="the real-images control", measures="KIDs")
-        with single_threaded_blas():
+    real, heldout, tables = {}, {}, []
+    with single_threaded_blas():
+        for culture, corpus_path in zip(cultures, corpus_paths):
+            train_images, heldout_images = load_splits(corpus_path, needs="the real-images control", measures="KIDs")
             real[culture] = reference_features(train_images)
             heldout[culture] = reference_features(heldout_images)
+        for i, seed in enumerate(seeds):
+            seed_paths = samples_paths[i * len(cultures) : (i + 1) * len(cultures)]
+            samples = {culture: reference_features(files.load_samples(path).images) for culture, path in zip(cultures, seed_paths)}
+            table = kid_table(samples, heldout, n_boot, seed)
+            table.insert(0, "seed", seed)
+            tables.append(table)
     control = kid_table(real, heldout, 0, seeds[0]).set_index(["generator_culture", "heldout_culture"])
-    tables = []
-    for i, seed in enumerate(seeds):
-        samples = {}
-        for culture, samples_path in zip(cultures, samples_paths[i * len(cultures) : (i + 1) * len(cultures)]):
-            with single_threaded_blas():
-                samples[culture] = reference_features(files.load_samples(samples_path).images)
-        tables.append(kid_table(samples, heldout, n_boot, seed).assign(seed=seed))
     table = pd.concat(tables, ignore_index=True)
     pairs = pd.MultiIndex.from_frame(table[["generator_culture", "heldout_culture"]])
     table["real_kid"] = control["kid"].reindex(pairs).to_numpy()
     table["real_kid_minus_own"] = control["kid_minus_own"].reindex(pairs).to_numpy()
-    table = table[["seed", *[c for c in table.columns if c != "seed"]]]
     io.write_tsv(out_long, table)
     matrix = table.pivot(index=["seed", "generator_culture"], columns="heldout_culture", values="kid")
     io.write_tsv(out_matrix, matrix.reindex(pd.MultiIndex.from_product([seeds, cultures]))[cultures].rename_axis(["seed", "generator_culture"]), index=True)
